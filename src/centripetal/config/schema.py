@@ -1,0 +1,409 @@
+"""The typed configuration schema: Centrifugo v6 nested layout (spec §5.2, §6, §9, §11, App. B).
+
+One source for file parsing, environment variables, CLI flags, ``genconfig``/``defaultconfig``
+and the generated reference. Attribute paths equal the v6 key paths, for example
+``config.client.token.hmac_secret_key`` or ``config.channel.without_namespace.history_size``.
+
+Conventions: durations are ``float`` seconds here (files and env carry Go-style strings such
+as ``"25s"`` or ``"720h"``; the loader converts them). Flat v3/v4/v5 keys are mapped onto this
+schema by ``config.legacy`` before decoding.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+# Names of the fields that hold durations (seconds) are listed in DURATION_FIELDS so the loader
+# can convert "1s" strings; everything else decodes by type.
+
+
+class _S(msgspec.Struct, kw_only=True, omit_defaults=False, forbid_unknown_fields=False):
+    pass
+
+
+class Override(_S):
+    """Per-subscription overrides (AU-02, PX-12)."""
+
+    presence: bool | None = None
+    join_leave: bool | None = None
+    force_push_join_leave: bool | None = None
+    force_recovery: bool | None = None
+    force_positioning: bool | None = None
+
+
+class ChannelOptions(_S):
+    """Options of one namespace or of channels without namespace (CH-20..CH-50, v6 names)."""
+
+    presence: bool = False
+    join_leave: bool = False
+    force_push_join_leave: bool = False
+    history_size: int = 0
+    history_ttl: float = 0.0
+    history_meta_ttl: float = 0.0  # 0 = inherit channel.history_meta_ttl
+    force_positioning: bool = False
+    allow_positioning: bool = False
+    force_recovery: bool = False
+    allow_recovery: bool = False
+    force_recovery_mode: str = "stream"
+    auto_cache_recover: bool = False
+    allow_subscribe_for_client: bool = False
+    allow_subscribe_for_anonymous: bool = False
+    allow_publish_for_subscriber: bool = False
+    allow_publish_for_client: bool = False
+    allow_publish_for_anonymous: bool = False
+    allow_presence_for_subscriber: bool = False
+    allow_presence_for_client: bool = False
+    allow_presence_for_anonymous: bool = False
+    allow_history_for_subscriber: bool = False
+    allow_history_for_client: bool = False
+    allow_history_for_anonymous: bool = False
+    allow_user_limited_channels: bool = False
+    channel_regex: str = ""
+    allowed_delta_types: list[str] = []
+    delta_publish: bool = False
+    publication_data_format: str = ""
+    allow_tags_filter: bool = False
+    subscribe_proxy_enabled: bool = False
+    subscribe_proxy_name: str = ""
+    publish_proxy_enabled: bool = False
+    publish_proxy_name: str = ""
+    sub_refresh_proxy_enabled: bool = False
+    sub_refresh_proxy_name: str = ""
+    subscribe_stream_proxy_enabled: bool = False
+    subscribe_stream_proxy_name: str = ""
+    subscribe_stream_proxy_bidirectional: bool = False
+    subscription_type: str = "stream"
+
+    @property
+    def history_enabled(self) -> bool:
+        """History is on only when both size and TTL are set (CH-23, CH-60)."""
+        return self.history_size > 0 and self.history_ttl > 0
+
+
+class ChannelNamespace(ChannelOptions):
+    """A named namespace (CH-04, CH-08)."""
+
+    name: str = ""
+
+
+class HTTPProxyOptions(_S):
+    tls: dict[str, object] = {}
+    static_headers: dict[str, str] = {}
+    status_to_code_transforms: list[dict[str, object]] = []
+
+
+class ProxyEndpoint(_S):
+    """One proxy object (PX-27): used inline (client.proxy.connect, channel.proxy.*) and in
+    the named ``proxies`` list."""
+
+    enabled: bool = False  # only meaningful for client.proxy.connect / refresh
+    endpoint: str = ""
+    timeout: float = 1.0
+    http_headers: list[str] = []
+    emulated_headers: list[str] = []
+    grpc_metadata: list[str] = []
+    binary_encoding: bool = False
+    include_connection_meta: bool = False
+    http: HTTPProxyOptions = msgspec.field(default_factory=HTTPProxyOptions)
+
+
+class NamedProxy(ProxyEndpoint):
+    name: str = ""
+
+
+class ChannelProxies(_S):
+    subscribe: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    publish: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    sub_refresh: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    subscribe_stream: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+
+
+class Channel(_S):
+    """``channel`` section (CH-02..CH-10, SV-18)."""
+
+    without_namespace: ChannelOptions = msgspec.field(default_factory=ChannelOptions)
+    namespaces: list[ChannelNamespace] = []
+    history_meta_ttl: float = 720 * 3600.0
+    max_length: int = 255
+    private_prefix: str = "$"
+    namespace_boundary: str = ":"
+    user_boundary: str = "#"
+    user_separator: str = ","
+    publication_data_format: str = ""
+    proxy: ChannelProxies = msgspec.field(default_factory=ChannelProxies)
+
+
+class TokenConfig(_S):
+    """``client.token`` (AU-05, AU-06, AU-09)."""
+
+    hmac_secret_key: str = ""
+    hmac_previous_secret_key: str = ""
+    hmac_previous_secret_key_valid_until: int = 0
+    rsa_public_key: str = ""
+    ecdsa_public_key: str = ""
+    jwks_public_endpoint: str = ""
+    audience: str = ""
+    audience_regex: str = ""
+    issuer: str = ""
+    issuer_regex: str = ""
+    user_id_claim: str = ""
+
+
+class SubscriptionTokenConfig(TokenConfig):
+    """``client.subscription_token`` (AU-22)."""
+
+    enabled: bool = False
+
+
+class ClientProxies(_S):
+    connect: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    refresh: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+
+
+class PersonalChannel(_S):
+    """``client.subscribe_to_user_personal_channel`` (SV-14)."""
+
+    enabled: bool = False
+    personal_channel_namespace: str = ""
+    single_connection: bool = False
+
+
+class Client(_S):
+    """``client`` section (SV-09, SV-11, AU-30..AU-32, TR-12, TR-13)."""
+
+    token: TokenConfig = msgspec.field(default_factory=TokenConfig)
+    subscription_token: SubscriptionTokenConfig = msgspec.field(
+        default_factory=SubscriptionTokenConfig
+    )
+    allowed_origins: list[str] = []
+    allow_anonymous_connect_without_token: bool = False
+    disallow_anonymous_connection_tokens: bool = False
+    insecure: bool = False
+    insecure_skip_token_signature_verify: bool = False
+    user_id_http_header: str = ""
+    ping_interval: float = 25.0
+    pong_timeout: float = 8.0
+    expired_close_delay: float = 25.0
+    expired_sub_close_delay: float = 25.0
+    stale_close_delay: float = 10.0
+    presence_update_interval: float = 27.0
+    channel_position_check_delay: float = 40.0
+    channel_position_max_time_lag: float = 0.0
+    connect_include_server_time: bool = False
+    channel_limit: int = 128
+    queue_max_size: int = 1048576
+    user_connection_limit: int = 0
+    connection_limit: int = 0
+    connection_rate_limit: int = 0
+    concurrency: int = 0
+    history_max_publication_limit: int = 300
+    recovery_max_publication_limit: int = 300
+    subscribe_to_user_personal_channel: PersonalChannel = msgspec.field(
+        default_factory=PersonalChannel
+    )
+    proxy: ClientProxies = msgspec.field(default_factory=ClientProxies)
+
+
+class RPCPing(_S):
+    enabled: bool = False
+    method: str = "ping"
+
+
+class RPCNamespaceOptions(_S):
+    proxy_enabled: bool = False
+    proxy_name: str = ""
+
+
+class RPCNamespace(RPCNamespaceOptions):
+    name: str = ""
+
+
+class RPC(_S):
+    """``rpc`` section (CH-10, PX-26, SV-19)."""
+
+    without_namespace: RPCNamespaceOptions = msgspec.field(default_factory=RPCNamespaceOptions)
+    namespaces: list[RPCNamespace] = []
+    namespace_boundary: str = ":"
+    proxy: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    ping: RPCPing = msgspec.field(default_factory=RPCPing)
+
+
+class TLS(_S):
+    enabled: bool = False
+    cert_pem: str = ""
+    key_pem: str = ""
+    server_ca_pem: str = ""
+    client_ca_pem: str = ""
+    insecure_skip_verify: bool = False
+    server_name: str = ""
+
+
+class HTTPServer(_S):
+    """``http_server`` section (SV-01)."""
+
+    address: str = ""
+    port: int = 8000
+    internal_address: str = ""
+    internal_port: int = 0
+    tls: TLS = msgspec.field(default_factory=TLS)
+    tls_external: bool = False
+    internal_tls: TLS = msgspec.field(default_factory=TLS)
+
+
+class Log(_S):
+    level: str = "info"
+    file: str = ""
+
+
+class WebSocket(_S):
+    """``websocket`` section (TR-01, P-12)."""
+
+    disabled: bool = False
+    handler_prefix: str = "/connection/websocket"
+    compression: bool = False
+    compression_min_size: int = 0
+    compression_level: int = 1
+    read_buffer_size: int = 0
+    write_buffer_size: int = 0
+    use_write_buffer_pool: bool = False
+    write_timeout: float = 1.0
+    message_size_limit: int = 65536
+    decompressed_message_size_limit: int = 0
+
+
+class StreamTransport(_S):
+    enabled: bool = False
+    handler_prefix: str = ""
+    max_request_body_size: int = 65536
+
+
+class HttpAPI(_S):
+    """``http_api`` section (API-04, API-06, API-09)."""
+
+    disabled: bool = False
+    handler_prefix: str = "/api"
+    key: str = ""
+    error_mode: str = ""
+    external: bool = False
+    insecure: bool = False
+
+
+class Endpoint(_S):
+    enabled: bool = False
+    handler_prefix: str = ""
+
+
+class Shutdown(_S):
+    timeout: float = 30.0
+
+
+class Node(_S):
+    name: str = ""
+    info_metrics_aggregate_interval: float = 60.0
+
+
+class RedisEngine(_S):
+    """``engine.redis`` (EN-03); used by the Redis engine (a later issue)."""
+
+    address: list[str] = msgspec.field(default_factory=lambda: ["redis://127.0.0.1:6379"])
+    prefix: str = "centrifugo"
+    connect_timeout: float = 1.0
+    io_timeout: float = 4.0
+    db: int = 0
+    user: str = ""
+    password: str = ""
+    client_name: str = ""
+    force_resp2: bool = False
+    tls: TLS = msgspec.field(default_factory=TLS)
+    cluster_address: list[str] = []
+    sentinel_address: list[str] = []
+    sentinel_user: str = ""
+    sentinel_password: str = ""
+    sentinel_master_name: str = ""
+    sentinel_client_name: str = ""
+    sentinel_tls: TLS = msgspec.field(default_factory=TLS)
+    replica_client: dict[str, object] = {}
+    history_use_lists: bool = False
+    presence_ttl: float = 60.0
+    presence_hash_field_ttl: bool = False
+    presence_user_mapping: bool = False
+
+
+class Engine(_S):
+    type: str = "memory"
+    redis: RedisEngine = msgspec.field(default_factory=RedisEngine)
+
+
+class NatsBroker(_S):
+    url: str = "nats://localhost:4222"
+    prefix: str = "centrifugo"
+    dial_timeout: float = 1.0
+    write_timeout: float = 1.0
+    tls: TLS = msgspec.field(default_factory=TLS)
+    allow_wildcards: bool = False
+    raw_mode: dict[str, object] = {}
+
+
+class Broker(_S):
+    enabled: bool = False
+    type: str = ""
+    redis: RedisEngine = msgspec.field(default_factory=RedisEngine)
+    nats: NatsBroker = msgspec.field(default_factory=NatsBroker)
+
+
+class PresenceManagerSection(_S):
+    enabled: bool = False
+    type: str = ""
+    redis: RedisEngine = msgspec.field(default_factory=RedisEngine)
+
+
+def _ep(prefix: str) -> Endpoint:
+    return Endpoint(handler_prefix=prefix)
+
+
+def _st(prefix: str) -> StreamTransport:
+    return StreamTransport(handler_prefix=prefix)
+
+
+class Emulation(_S):
+    handler_prefix: str = "/emulation"
+    max_request_body_size: int = 65536
+
+
+class Config(_S):
+    """The whole configuration (v6 layout)."""
+
+    http_server: HTTPServer = msgspec.field(default_factory=HTTPServer)
+    log: Log = msgspec.field(default_factory=Log)
+    engine: Engine = msgspec.field(default_factory=Engine)
+    broker: Broker = msgspec.field(default_factory=Broker)
+    presence_manager: PresenceManagerSection = msgspec.field(
+        default_factory=PresenceManagerSection
+    )
+    client: Client = msgspec.field(default_factory=Client)
+    channel: Channel = msgspec.field(default_factory=Channel)
+    rpc: RPC = msgspec.field(default_factory=RPC)
+    proxies: list[NamedProxy] = []
+    http_api: HttpAPI = msgspec.field(default_factory=HttpAPI)
+    websocket: WebSocket = msgspec.field(default_factory=WebSocket)
+    http_stream: StreamTransport = msgspec.field(
+        default_factory=lambda: _st("/connection/http_stream")
+    )
+    sse: StreamTransport = msgspec.field(default_factory=lambda: _st("/connection/sse"))
+    emulation: Emulation = msgspec.field(default_factory=Emulation)
+    uni_websocket: StreamTransport = msgspec.field(
+        default_factory=lambda: _st("/connection/uni_websocket")
+    )
+    uni_sse: StreamTransport = msgspec.field(default_factory=lambda: _st("/connection/uni_sse"))
+    uni_http_stream: StreamTransport = msgspec.field(
+        default_factory=lambda: _st("/connection/uni_http_stream")
+    )
+    init: Endpoint = msgspec.field(default_factory=lambda: _ep("/connection/init"))
+    health: Endpoint = msgspec.field(default_factory=lambda: _ep("/health"))
+    prometheus: Endpoint = msgspec.field(default_factory=lambda: _ep("/metrics"))
+    admin: dict[str, object] = {}
+    debug: Endpoint = msgspec.field(default_factory=lambda: _ep("/debug/pprof"))
+    swagger: Endpoint = msgspec.field(default_factory=lambda: _ep("/swagger"))
+    node: Node = msgspec.field(default_factory=Node)
+    shutdown: Shutdown = msgspec.field(default_factory=Shutdown)
+    pid_file: str = ""
