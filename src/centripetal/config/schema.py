@@ -92,6 +92,16 @@ class HTTPProxyOptions(_S):
     status_to_code_transforms: list[dict[str, object]] = []
 
 
+class GRPCProxyOptions(_S):
+    """Per-proxy GRPC options (PX-27)."""
+
+    tls: dict[str, object] = {}
+    credentials_key: str = ""
+    credentials_value: str = ""
+    compression: bool = False
+    static_metadata: dict[str, str] = {}
+
+
 class ProxyEndpoint(_S):
     """One proxy object (PX-27): used inline (client.proxy.connect, channel.proxy.*) and in
     the named ``proxies`` list."""
@@ -105,6 +115,7 @@ class ProxyEndpoint(_S):
     binary_encoding: bool = False
     include_connection_meta: bool = False
     http: HTTPProxyOptions = msgspec.field(default_factory=HTTPProxyOptions)
+    grpc: GRPCProxyOptions = msgspec.field(default_factory=GRPCProxyOptions)
 
 
 class NamedProxy(ProxyEndpoint):
@@ -238,6 +249,18 @@ class TLS(_S):
     server_name: str = ""
 
 
+class TLSAutocert(_S):
+    """``http_server.tls_autocert`` (SV-01, CFG-130..CFG-136)."""
+
+    enabled: bool = False
+    host_whitelist: list[str] = []
+    cache_dir: str = ""
+    email: str = ""
+    server_name: str = ""
+    http: bool = False
+    http_addr: str = ":80"
+
+
 class HTTPServer(_S):
     """``http_server`` section (SV-01)."""
 
@@ -248,6 +271,7 @@ class HTTPServer(_S):
     tls: TLS = msgspec.field(default_factory=TLS)
     tls_external: bool = False
     internal_tls: TLS = msgspec.field(default_factory=TLS)
+    tls_autocert: TLSAutocert = msgspec.field(default_factory=TLSAutocert)
 
 
 class Log(_S):
@@ -275,6 +299,53 @@ class StreamTransport(_S):
     enabled: bool = False
     handler_prefix: str = ""
     max_request_body_size: int = 65536
+
+
+class UniWebSocket(StreamTransport):
+    """``uni_websocket`` section (CFG-158..CFG-168)."""
+
+    compression: bool = False
+    compression_min_size: int = 0
+    compression_level: int = 1
+    read_buffer_size: int = 0
+    write_buffer_size: int = 0
+    use_write_buffer_pool: bool = False
+    write_timeout: float = 1.0
+    message_size_limit: int = 65536
+
+
+class GrpcAPI(_S):
+    """``grpc_api`` section (API-31, CFG-045..CFG-052)."""
+
+    enabled: bool = False
+    address: str = ""
+    port: int = 10000
+    key: str = ""
+    tls: TLS = msgspec.field(default_factory=TLS)
+    reflection: bool = False
+    max_receive_message_size: int = 0
+    error_mode: str = ""
+
+
+class UniGRPC(_S):
+    """``uni_grpc`` section (CFG-144..CFG-151)."""
+
+    enabled: bool = False
+    address: str = ""
+    port: int = 11000
+    max_receive_message_size: int = 65536
+    tls: TLS = msgspec.field(default_factory=TLS)
+
+
+class Graphite(_S):
+    """``graphite`` section (SV-08, CFG-039..CFG-044)."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 2003
+    prefix: str = "centrifugo"
+    interval: float = 10.0
+    tags: bool = False
 
 
 class HttpAPI(_S):
@@ -377,9 +448,7 @@ class Config(_S):
     log: Log = msgspec.field(default_factory=Log)
     engine: Engine = msgspec.field(default_factory=Engine)
     broker: Broker = msgspec.field(default_factory=Broker)
-    presence_manager: PresenceManagerSection = msgspec.field(
-        default_factory=PresenceManagerSection
-    )
+    presence_manager: PresenceManagerSection = msgspec.field(default_factory=PresenceManagerSection)
     client: Client = msgspec.field(default_factory=Client)
     channel: Channel = msgspec.field(default_factory=Channel)
     rpc: RPC = msgspec.field(default_factory=RPC)
@@ -391,8 +460,8 @@ class Config(_S):
     )
     sse: StreamTransport = msgspec.field(default_factory=lambda: _st("/connection/sse"))
     emulation: Emulation = msgspec.field(default_factory=Emulation)
-    uni_websocket: StreamTransport = msgspec.field(
-        default_factory=lambda: _st("/connection/uni_websocket")
+    uni_websocket: UniWebSocket = msgspec.field(
+        default_factory=lambda: UniWebSocket(handler_prefix="/connection/uni_websocket")
     )
     uni_sse: StreamTransport = msgspec.field(default_factory=lambda: _st("/connection/uni_sse"))
     uni_http_stream: StreamTransport = msgspec.field(
@@ -407,3 +476,6 @@ class Config(_S):
     node: Node = msgspec.field(default_factory=Node)
     shutdown: Shutdown = msgspec.field(default_factory=Shutdown)
     pid_file: str = ""
+    grpc_api: GrpcAPI = msgspec.field(default_factory=GrpcAPI)
+    uni_grpc: UniGRPC = msgspec.field(default_factory=UniGRPC)
+    graphite: Graphite = msgspec.field(default_factory=Graphite)
