@@ -1,0 +1,25 @@
+# Two commands do all set-up on a fresh Debian/Ubuntu machine:
+#   make run   - start the server with embedded defaults (memory engine)
+#   make test  - run the whole test suite
+PY := .venv/bin/python
+PORT ?= 8000
+
+.PHONY: bootstrap run test lint typecheck check
+
+bootstrap:
+	./scripts/bootstrap.sh
+
+run: bootstrap
+	$(PY) -m centripetal -c examples/dev-config.json -p $(PORT)
+
+test: bootstrap
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint:
+	.venv/bin/ruff check src tests
+	.venv/bin/ruff format --check src tests
+
+typecheck:
+	.venv/bin/mypy
+
+check: lint typecheck test

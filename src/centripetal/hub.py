@@ -1,0 +1,270 @@
+"""The local subscriber index and the fan-out path (DESIGN §3, §5; spec P-42, P-43, HR-03, HR-09).
+
+Theory of operation
+-------------------
+The hub maps ``channel -> {client_id: Subscriber}``. A publication arriving from the broker is
+encoded at most once per wire variant (JSON, JSON with the payload as a JSON string for fossil
+delta subscribers, protobuf; and the fossil delta of each) — lazily, only when some subscriber
+needs that variant — and the same bytes object is appended to every subscriber's connection
+queue. Nothing here awaits: the connection writers flush once per loop iteration.
+
+Positioned subscribers (HR-03) track the offset and epoch of the last publication they were
+given: an older offset is skipped (duplicate), a jump past ``last + 1`` or a new epoch is
+"insufficient state" and is reported to the subscriber's session, which unsubscribes the
+client with 2500 (client-side subscription) or disconnects it with 3010 (server-side).
+
+A subscriber that is still subscribing (its reply not yet written) has a ``buffer``: live
+publications are kept there and merged with the recovered ones by the session (HR-07).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from centripetal.core.fossil import create_delta
+from centripetal.engines.base import ClientInfo, Publication, StreamPosition
+from centripetal.protocol.codec import get_codec
+
+json_codec = get_codec("json")
+protobuf_codec = get_codec("protobuf")
+
+if TYPE_CHECKING:
+    from centripetal.config.schema import ChannelOptions
+    from centripetal.core.session import ClientSession
+    from centripetal.timers import Timer
+
+
+class Subscriber:
+    """One subscription of one connection, with its delivery state."""
+
+    __slots__ = (
+        "buffer",
+        "chan_info",
+        "channel",
+        "delta",
+        "delta_ready",
+        "epoch",
+        "expire_at",
+        "join_leave",
+        "last_offset",
+        "options",
+        "positioned",
+        "presence",
+        "push_join_leave",
+        "recoverable",
+        "server_side",
+        "session",
+        "timer",
+    )
+
+    def __init__(self, session: ClientSession, channel: str, options: ChannelOptions) -> None:
+        self.session = session
+        self.channel = channel
+        self.options = options
+        self.server_side = False
+        self.positioned = False
+        self.recoverable = False
+        self.push_join_leave = False
+        self.join_leave = False  # publish join/leave for this subscription
+        self.presence = False  # keep a presence entry for this subscription
+        self.delta = False  # fossil delta negotiated
+        self.delta_ready = False  # a full payload was delivered since subscribe
+        self.last_offset = 0
+        self.epoch = ""
+        self.expire_at = 0
+        self.chan_info: bytes | None = None
+        self.buffer: list[tuple[Publication, StreamPosition]] | None = None
+        self.timer: Timer | None = None
+
+
+class _Encodings:
+    """Lazily built wire variants of one publication, shared by all subscribers."""
+
+    __slots__ = ("_delta_bytes", "_v", "channel", "prev", "pub")
+
+    def __init__(self, channel: str, pub: Publication, prev: Publication | None) -> None:
+        self.channel = channel
+        self.pub = pub
+        self.prev = prev
+        self._v: dict[int, bytes] = {}
+        self._delta_bytes: bytes | None = None
+
+    def delta_payload(self) -> bytes | None:
+        """The fossil delta against the previous publication, or None when not smaller."""
+        if self._delta_bytes is None:
+            prev = self.prev
+            if prev is None:
+                self._delta_bytes = b""
+            else:
+                d = create_delta(prev.data, self.pub.data)
+                self._delta_bytes = d if len(d) < len(self.pub.data) else b""
+        return self._delta_bytes or None
+
+    def get(self, kind: int) -> bytes:
+        """kind: 0 json, 1 protobuf, 2 json-string full, 3 json-string delta, 4 protobuf delta."""
+        msg = self._v.get(kind)
+        if msg is not None:
+            return msg
+        pub = self.pub
+        if kind == 0:
+            msg = json_codec.encode_pub_push(self.channel, pub.data, pub.info, pub.offset, pub.tags)
+        elif kind == 1:
+            msg = protobuf_codec.encode_pub_push(
+                self.channel, pub.data, pub.info, pub.offset, pub.tags
+            )
+        elif kind == 2:
+            msg = json_codec.encode_pub_push(
+                self.channel, pub.data, pub.info, pub.offset, pub.tags, data_as_string=True
+            )
+        elif kind == 3:
+            delta = self.delta_payload()
+            assert delta is not None
+            msg = json_codec.encode_pub_push(
+                self.channel, delta, pub.info, pub.offset, pub.tags, delta=True, data_as_string=True
+            )
+        else:
+            delta = self.delta_payload()
+            assert delta is not None
+            msg = protobuf_codec.encode_pub_push(
+                self.channel, delta, pub.info, pub.offset, pub.tags, delta=True
+            )
+        self._v[kind] = msg
+        return msg
+
+
+class Hub:
+    """Channel -> subscribers on this node, and fan-out of broker messages."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, dict[str, Subscriber]] = {}
+
+    # -- index -----------------------------------------------------------------------------
+
+    def add(self, sub: Subscriber) -> bool:
+        """Register ``sub``; True when it is the first subscriber of its channel on this node."""
+        subs = self._channels.get(sub.channel)
+        first = subs is None
+        if subs is None:
+            subs = self._channels[sub.channel] = {}
+        subs[sub.session.client_id] = sub
+        return first
+
+    def remove(self, channel: str, client_id: str) -> bool:
+        """Unregister; True when the channel has no subscribers left on this node."""
+        subs = self._channels.get(channel)
+        if subs is None:
+            return False
+        subs.pop(client_id, None)
+        if not subs:
+            del self._channels[channel]
+            return True
+        return False
+
+    def num_subscribers(self, channel: str) -> int:
+        subs = self._channels.get(channel)
+        return len(subs) if subs else 0
+
+    def channels(self) -> dict[str, int]:
+        return {ch: len(subs) for ch, subs in self._channels.items()}
+
+    def num_channels(self) -> int:
+        return len(self._channels)
+
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def broadcast_publication(
+        self,
+        channel: str,
+        pub: Publication,
+        position: StreamPosition,
+        use_delta: bool,
+        prev_pub: Publication | None,
+    ) -> None:
+        """Deliver one publication to every local subscriber of ``channel`` (P-42)."""
+        subs = self._channels.get(channel)
+        if not subs:
+            return
+        enc = _Encodings(channel, pub, prev_pub if use_delta else None)
+        offset = pub.offset
+        epoch = position.epoch
+        insufficient: list[Subscriber] | None = None
+        for sub in list(subs.values()):
+            if sub.buffer is not None:
+                sub.buffer.append((pub, position))
+                continue
+            delta_base_ok = False
+            if sub.positioned and offset:
+                last = sub.last_offset
+                if sub.epoch != epoch or offset > last + 1:
+                    if insufficient is None:
+                        insufficient = []
+                    insufficient.append(sub)
+                    continue
+                if offset <= last:
+                    continue  # stale duplicate (HR-03)
+                delta_base_ok = prev_pub is not None and prev_pub.offset == last
+                sub.last_offset = offset
+            session = sub.session
+            if session.binary:
+                if sub.delta:
+                    if sub.delta_ready and use_delta and delta_base_ok and enc.delta_payload():
+                        msg = enc.get(4)
+                    else:
+                        msg = enc.get(1)
+                        sub.delta_ready = True
+                else:
+                    msg = enc.get(1)
+            elif sub.delta:
+                if sub.delta_ready and use_delta and delta_base_ok and enc.delta_payload():
+                    msg = enc.get(3)
+                else:
+                    msg = enc.get(2)
+                    sub.delta_ready = True
+            else:
+                msg = enc.get(0)
+            session.enqueue(msg)
+        if insufficient:
+            for sub in insufficient:
+                sub.session.on_insufficient_state(sub)
+
+    def deliver_to(self, sub: Subscriber, pub: Publication, position: StreamPosition) -> None:
+        """Deliver one publication to one subscriber (buffered during subscribe, HR-07),
+        with the same positioning rules as ``broadcast_publication`` and a full payload."""
+        offset = pub.offset
+        if sub.positioned and offset:
+            if sub.epoch != position.epoch or offset > sub.last_offset + 1:
+                sub.session.on_insufficient_state(sub)
+                return
+            if offset <= sub.last_offset:
+                return
+            sub.last_offset = offset
+        enc = _Encodings(sub.channel, pub, None)
+        msg = enc.get(1) if sub.session.binary else enc.get(2 if sub.delta else 0)
+        sub.delta_ready = True
+        sub.session.enqueue(msg)
+
+    def broadcast_join(self, channel: str, info: ClientInfo) -> None:
+        self._broadcast_presence_event(channel, info, join=True)
+
+    def broadcast_leave(self, channel: str, info: ClientInfo) -> None:
+        self._broadcast_presence_event(channel, info, join=False)
+
+    def _broadcast_presence_event(self, channel: str, info: ClientInfo, *, join: bool) -> None:
+        """Join/leave pushes go only to subscribers with push_join_leave (P-43, PR-04)."""
+        subs = self._channels.get(channel)
+        if not subs:
+            return
+        cache: dict[bool, bytes] = {}
+        for sub in list(subs.values()):
+            if not sub.push_join_leave or sub.buffer is not None:
+                continue
+            binary = sub.session.binary
+            msg = cache.get(binary)
+            if msg is None:
+                codec = protobuf_codec if binary else json_codec
+                encode: Callable[[str, ClientInfo], bytes] = (
+                    codec.encode_join_push if join else codec.encode_leave_push
+                )
+                msg = cache[binary] = encode(channel, info)
+            sub.session.enqueue(msg)

@@ -1,0 +1,192 @@
+"""The node: owns the engine, the hub, the timers and the registry of client sessions.
+
+It executes what sessions ask for (subscribe a channel on the broker, publish, presence) and
+is the broker's event handler, turning broker messages into hub fan-out (DESIGN §3).
+Every dict keyed by channel, user or client is cleaned when its last entry goes (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from centripetal.core.channels import ChannelRules
+from centripetal.core.tokens import TokenVerifier
+from centripetal.engines import create_engine
+from centripetal.engines.base import ClientInfo, Publication, PublishOptions, StreamPosition
+from centripetal.hub import Hub, Subscriber
+from centripetal.timers import TimerQueue
+from centripetal.version import server_version
+
+if TYPE_CHECKING:
+    from centripetal.config.schema import ChannelOptions, Config
+    from centripetal.core.session import ClientSession
+
+logger = logging.getLogger("centripetal.node")
+
+
+class Node:
+    """One centripetal server process."""
+
+    def __init__(self, config: Config, *, jwks: Any = None) -> None:
+        self.config = config
+        self.uid = str(uuid.uuid4())
+        self.name = config.node.name or f"{socket.gethostname()}_{config.http_server.port}"
+        self.version = server_version()
+        self.started_at = time.time()
+        self.rules = ChannelRules(config.channel)
+        ccfg = config.client
+        self.verifier = TokenVerifier(
+            ccfg.token, jwks=jwks, skip_signature=ccfg.insecure_skip_token_signature_verify
+        )
+        if ccfg.subscription_token.enabled:
+            self.sub_verifier = TokenVerifier(
+                ccfg.subscription_token, skip_signature=ccfg.insecure_skip_token_signature_verify
+            )
+        else:
+            self.sub_verifier = self.verifier
+        self.broker, self.presence_manager = create_engine(config)
+        self.broker.set_event_handler(self)
+        self.hub = Hub()
+        self.timers = TimerQueue()
+        self.sessions: dict[str, ClientSession] = {}
+        self.users: dict[str, set[str]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Hooks filled by the proxy layer (a later stage); None = feature not configured.
+        self.connect_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
+        self.subscribe_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
+        self.publish_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
+        self.rpc_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
+        self.refresh_proxy_enabled = False
+        self.message_handler: Callable[[ClientSession, bytes], None] | None = None
+        self.shutting_down = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.run()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self.timers.close()
+        await self.broker.close()
+        await self.presence_manager.close()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a background coroutine, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed", exc_info=task.exception())
+
+    # -- session registry (P-97) ---------------------------------------------------------------
+
+    def register(self, session: ClientSession) -> None:
+        self.sessions[session.client_id] = session
+        self.users.setdefault(session.user, set()).add(session.client_id)
+
+    def unregister(self, session: ClientSession) -> None:
+        self.sessions.pop(session.client_id, None)
+        clients = self.users.get(session.user)
+        if clients is not None:
+            clients.discard(session.client_id)
+            if not clients:
+                del self.users[session.user]
+
+    def user_connection_count(self, user: str) -> int:
+        return len(self.users.get(user, ()))
+
+    def num_users(self) -> int:
+        return len(self.users)
+
+    def num_subscriptions(self) -> int:
+        return sum(len(s.subs) for s in self.sessions.values())
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    async def add_subscriber(self, sub: Subscriber) -> None:
+        if self.hub.add(sub):
+            try:
+                await self.broker.subscribe(sub.channel)
+            except BaseException:
+                self.hub.remove(sub.channel, sub.session.client_id)
+                raise
+
+    async def remove_subscriber(self, channel: str, client_id: str) -> None:
+        if self.hub.remove(channel, client_id):
+            await self.broker.unsubscribe(channel)
+
+    # -- publishing (P-33, API-10) ---------------------------------------------------------------
+
+    def publish_options(self, opts: ChannelOptions) -> PublishOptions:
+        return PublishOptions(
+            history_size=opts.history_size,
+            history_ttl=opts.history_ttl,
+            history_meta_ttl=opts.history_meta_ttl or self.config.channel.history_meta_ttl,
+            use_delta=opts.delta_publish,
+        )
+
+    async def publish(
+        self,
+        channel: str,
+        data: bytes,
+        opts: ChannelOptions,
+        *,
+        info: ClientInfo | None = None,
+        tags: dict[str, str] | None = None,
+        skip_history: bool = False,
+        idempotency_key: str = "",
+        delta: bool = False,
+    ) -> tuple[StreamPosition, bool]:
+        popts = self.publish_options(opts)
+        if skip_history:
+            popts.history_size = 0
+            popts.history_ttl = 0
+        popts.client_info = info
+        popts.tags = tags
+        popts.idempotency_key = idempotency_key
+        popts.use_delta = popts.use_delta or delta
+        return await self.broker.publish(channel, data, popts)
+
+    # -- BrokerEventHandler --------------------------------------------------------------------
+
+    def handle_publication(
+        self,
+        channel: str,
+        pub: Publication,
+        position: StreamPosition,
+        use_delta: bool,
+        prev_pub: Publication | None,
+    ) -> None:
+        self.hub.broadcast_publication(channel, pub, position, use_delta, prev_pub)
+
+    def handle_join(self, channel: str, info: ClientInfo) -> None:
+        self.hub.broadcast_join(channel, info)
+
+    def handle_leave(self, channel: str, info: ClientInfo) -> None:
+        self.hub.broadcast_leave(channel, info)
+
+    # -- shutdown (SV-02) ----------------------------------------------------------------------
+
+    async def shutdown_clients(self, window: float = 1.0) -> None:
+        """Disconnect every client with 3001 "shutdown", spread over ``window`` seconds."""
+        self.shutting_down = True
+        sessions = list(self.sessions.values())
+        if not sessions:
+            return
+        batch = max(1, len(sessions) // 20)
+        pause = window / max(1, (len(sessions) + batch - 1) // batch)
+        for i in range(0, len(sessions), batch):
+            for s in sessions[i : i + batch]:
+                s.disconnect(3001)
+            await asyncio.sleep(pause)

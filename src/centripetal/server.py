@@ -1,0 +1,159 @@
+"""Composition root: Config -> Node -> aiohttp routes -> run; signals and graceful shutdown.
+
+Spec: TR-01 (WebSocket endpoint), SV-01 (HTTP server, internal port), SV-02 (SIGINT/SIGTERM
+graceful shutdown with 3001 and ``shutdown.timeout``), SV-03 (logging), SV-06 (health).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from centripetal.node import Node
+from centripetal.transports.websocket import CLOSE_TIMEOUT, WebSocketHandler
+
+if TYPE_CHECKING:
+    from centripetal.config.schema import Config
+
+logger = logging.getLogger("centripetal")
+
+NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
+ECHO_ROUTE_ENV = "CENTRIPETAL_TEST_ECHO_ROUTE"
+SHUTDOWN_SPREAD = 1.0  # seconds over which 3001 disconnects are spread
+
+_LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "none": logging.CRITICAL + 10,
+}
+
+
+def setup_logging(config: Config) -> None:
+    level = _LEVELS.get(config.log.level.lower(), logging.INFO)
+    handler: logging.Handler
+    if config.log.file:
+        handler = logging.FileHandler(config.log.file)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({})
+
+
+async def _echo(request: web.Request) -> web.StreamResponse:
+    """Test-only echo over the same WebSocket settings (Autobahn conformance, WS-1)."""
+    node = request.app[NODE_KEY]
+    ws = web.WebSocketResponse(
+        max_msg_size=node.config.websocket.message_size_limit,
+        autoping=True,
+        compress=False,
+        timeout=CLOSE_TIMEOUT,
+    )
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type is WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
+def build_apps(node: Node) -> tuple[web.Application, web.Application | None]:
+    """The main application and, when ``http_server.internal_port`` is set, the internal one."""
+    config = node.config
+    main = web.Application()
+    main[NODE_KEY] = node
+    internal: web.Application | None = None
+    if config.http_server.internal_port:
+        internal = web.Application()
+        internal[NODE_KEY] = node
+    if not config.websocket.disabled:
+        main.router.add_get(config.websocket.handler_prefix, WebSocketHandler(node))
+    if os.environ.get(ECHO_ROUTE_ENV) == "1":
+        main.router.add_get("/__test__/echo", _echo)
+    if config.health.enabled:
+        (internal or main).router.add_get(config.health.handler_prefix, _health)
+    return main, internal
+
+
+async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or cancellation), then shut down gracefully."""
+    node = Node(config)
+    await node.start()
+    main, internal = build_apps(node)
+    runners: list[web.AppRunner] = []
+    hs = config.http_server
+    try:
+        for app, address, port in (
+            (main, hs.address, hs.port),
+            (internal, hs.internal_address or hs.address, hs.internal_port),
+        ):
+            if app is None:
+                continue
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, address or None, port, reuse_address=True, backlog=4096)
+            await site.start()
+            logger.info("serving on %s:%s", address or "0.0.0.0", port)
+    except OSError as exc:
+        logger.error("cannot listen: %s", exc)
+        for runner in runners:
+            await runner.cleanup()
+        await node.close()
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if config.pid_file:
+        with open(config.pid_file, "w") as fh:
+            fh.write(str(os.getpid()))
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        logger.info("shutting down")
+        await _shutdown(node, runners, config.shutdown.timeout)
+    return 0
+
+
+async def _shutdown(node: Node, runners: list[web.AppRunner], timeout: float) -> None:
+    try:
+        async with asyncio.timeout(max(timeout, 1.0)):
+            await node.shutdown_clients(min(SHUTDOWN_SPREAD, timeout / 2))
+            for runner in runners:
+                await runner.cleanup()
+    except TimeoutError:
+        logger.warning("shutdown timeout reached")
+    await node.close()
+
+
+def run(config: Config) -> int:
+    """Blocking entry point used by the CLI."""
+    setup_logging(config)
+    try:
+        import uvloop
+
+        return uvloop.run(serve(config))
+    except ImportError:
+        return asyncio.run(serve(config))

@@ -1,0 +1,103 @@
+"""One shared timer queue for every per-connection deadline (DESIGN §5).
+
+Pings, pong checks, stale-connection closes and expirations of thousands of connections are
+kept in one heap served by a single event-loop timer, instead of one ``call_later`` handle per
+connection. Deadlines are rounded up to ``granularity`` so deadlines that fall close together
+are served by one wake-up.
+
+Theory of operation: ``schedule`` pushes ``(deadline, seq, callback)`` and returns a ``Timer``
+handle; ``Timer.cancel`` only marks the entry (lazy deletion), so cancelling is O(1). The loop
+timer is armed for the earliest live deadline; when it fires, every due entry runs in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import math
+from collections.abc import Callable
+
+logger = logging.getLogger("centripetal.timers")
+
+
+class Timer:
+    """A scheduled callback; ``cancel()`` prevents it from running."""
+
+    __slots__ = ("callback", "cancelled", "deadline")
+
+    def __init__(self, deadline: float, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class TimerQueue:
+    """A heap of deadlines served by one loop timer."""
+
+    def __init__(self, granularity: float = 0.05) -> None:
+        self._granularity = granularity
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = 0
+        self._armed_at = math.inf
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def time(self) -> float:
+        return self._get_loop().time()
+
+    def schedule(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` after ``delay`` seconds (rounded up to the granularity)."""
+        loop = self._get_loop()
+        g = self._granularity
+        deadline = math.ceil((loop.time() + max(delay, 0.0)) / g) * g
+        timer = Timer(deadline, callback)
+        self._seq += 1
+        heapq.heappush(self._heap, (deadline, self._seq, timer))
+        if deadline < self._armed_at:
+            self._arm(deadline)
+        return timer
+
+    def _arm(self, deadline: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed_at = deadline
+        self._handle = self._get_loop().call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._armed_at = math.inf
+        loop = self._get_loop()
+        now = loop.time()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, timer = heapq.heappop(heap)
+            if timer.cancelled:
+                continue
+            timer.cancelled = True
+            try:
+                timer.callback()
+            except Exception:  # a failing callback must not stop the others
+                logger.exception("timer callback failed")
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+        if heap:
+            self._arm(heap[0][0])
+
+    def __len__(self) -> int:
+        return sum(1 for _, _, t in self._heap if not t.cancelled)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._heap.clear()
+        self._armed_at = math.inf

@@ -1,0 +1,41 @@
+"""Origin checks for connection endpoints (spec TR-12, S-2).
+
+Patterns are ``client.allowed_origins`` entries: exact origins, ``*`` for any, or ``*``
+wildcards inside (``https://*.example.com``), compared case-insensitively. A request without
+an ``Origin`` header is always allowed (not a browser). With an empty list only same-host
+browser origins are allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+
+class OriginChecker:
+    def __init__(self, patterns: list[str]) -> None:
+        self._any = "*" in patterns
+        self._exact = {p.lower() for p in patterns if "*" not in p}
+        self._wild = [
+            re.compile("^" + ".*".join(re.escape(part) for part in p.lower().split("*")) + "$")
+            for p in patterns
+            if "*" in p and p != "*"
+        ]
+        self._empty = not patterns
+
+    def allowed(self, origin: str | None, host: str | None) -> bool:
+        """True when a handshake with ``Origin: origin`` to ``Host: host`` may proceed."""
+        if origin is None:
+            return True
+        o = origin.strip().lower()
+        if self._any:
+            return True
+        if self._empty:
+            try:
+                netloc = urlsplit(o).netloc
+            except ValueError:
+                return False
+            return bool(netloc) and host is not None and netloc == host.strip().lower()
+        if o in self._exact:
+            return True
+        return any(w.match(o) for w in self._wild)

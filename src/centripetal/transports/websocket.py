@@ -1,0 +1,237 @@
+"""Bidirectional WebSocket transport on aiohttp (spec TR-01, P-02..P-05, P-12, P-13, D-WS1, TR-12).
+
+aiohttp does the handshake, parsing, masking checks, control frames and the closing handshake.
+Outgoing data frames take a faster path (DESIGN §5): a session's queued messages are joined
+into one frame (newline-joined JSON or varint-delimited protobuf) once per loop iteration, the
+unmasked server frame is built once and written straight to the connection's transport. The
+same frame bytes are reused for every connection that has exactly the same single message
+queued — the common fan-out case.
+
+Every connection's outgoing bytes are bounded: past ``client.queue_max_size`` bytes in the
+transport buffer the client is disconnected as slow (3008, P-96, G9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from centripetal.core.session import ClientSession
+from centripetal.protocol.codec import get_codec
+from centripetal.transports.origin import OriginChecker
+
+if TYPE_CHECKING:
+    from centripetal.node import Node
+    from centripetal.protocol.codec import Codec
+
+logger = logging.getLogger("centripetal.websocket")
+
+SUBPROTOCOLS = ("centrifuge-json", "centrifuge-protobuf")
+MAX_MESSAGES_PER_FRAME = 64
+CLOSE_TIMEOUT = 5.0  # D-WS1: wait up to 5 s for the closing handshake
+
+
+def frame_header(opcode: int, length: int) -> bytes:
+    """RFC 6455 header of an unmasked final frame (server to client)."""
+    first = 0x80 | opcode
+    if length < 126:
+        return bytes((first, length))
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big")
+    return bytes((first, 127)) + length.to_bytes(8, "big")
+
+
+class FrameWriter:
+    """Flushes every connection with queued messages once per loop iteration."""
+
+    def __init__(self) -> None:
+        self._dirty: list[WebSocketConnection] = []
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # single-message frame cache, per opcode: (message object, frame bytes)
+        self._cache: dict[int, tuple[bytes, bytes]] = {}
+
+    def mark(self, conn: WebSocketConnection) -> None:
+        self._dirty.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._flush_all)
+
+    def _flush_all(self) -> None:
+        self._scheduled = False
+        dirty = self._dirty
+        self._dirty = []
+        for conn in dirty:
+            conn.flush()
+        self._cache.clear()
+
+    def single_frame(self, opcode: int, codec: Codec, message: bytes) -> bytes:
+        cached = self._cache.get(opcode)
+        if cached is not None and cached[0] is message:
+            return cached[1]
+        payload = codec.frame_one(message)
+        frame = frame_header(opcode, len(payload)) + payload
+        self._cache[opcode] = (message, frame)
+        return frame
+
+
+class WebSocketConnection:
+    """The ``Sink`` of one WebSocket session."""
+
+    __slots__ = (
+        "closing",
+        "codec",
+        "limit",
+        "node",
+        "opcode",
+        "pending",
+        "session",
+        "transport",
+        "writer",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        codec: Codec,
+        node: Node,
+        writer: FrameWriter,
+    ) -> None:
+        self.ws = ws
+        self.transport = transport
+        self.codec = codec
+        self.node = node
+        self.writer = writer
+        self.opcode = 0x2 if codec.binary else 0x1
+        self.pending: list[bytes] = []
+        self.limit = node.config.client.queue_max_size
+        self.closing = False
+        self.session: ClientSession | None = None
+
+    def enqueue(self, message: bytes) -> None:
+        if self.closing:
+            return
+        if not self.pending:
+            self.writer.mark(self)
+        self.pending.append(message)
+
+    def flush(self) -> None:
+        msgs = self.pending
+        if not msgs:
+            return
+        self.pending = []
+        transport = self.transport
+        if transport.is_closing():
+            return
+        if len(msgs) == 1:
+            transport.write(self.writer.single_frame(self.opcode, self.codec, msgs[0]))
+        else:
+            codec = self.codec
+            for i in range(0, len(msgs), MAX_MESSAGES_PER_FRAME):
+                payload = codec.frame(msgs[i : i + MAX_MESSAGES_PER_FRAME])
+                transport.write(frame_header(self.opcode, len(payload)) + payload)
+        if self.limit and transport.get_write_buffer_size() > self.limit:
+            session = self.session
+            if session is not None:
+                session.disconnect(3008)  # P-96 slow consumer
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.flush()
+        self.closing = True
+        self.node.spawn(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await self.ws.close(code=code, message=reason.encode()[:123])
+        except Exception:  # the peer may already be gone
+            self.transport.abort()
+
+
+class WebSocketHandler:
+    """The aiohttp handler of ``/connection/websocket``."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        cfg = node.config
+        self.origins = OriginChecker(cfg.client.allowed_origins)
+        self.max_msg_size = cfg.websocket.message_size_limit
+        self.writer = FrameWriter()
+
+    def _select_codec(self, ws: web.WebSocketResponse, request: web.Request) -> Codec:
+        q = request.query
+        if (
+            ws.ws_protocol == "centrifuge-protobuf"
+            or q.get("cf_protocol") == "protobuf"
+            or q.get("format") == "protobuf"
+        ):
+            return get_codec("protobuf")
+        return get_codec("json")
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.Response(status=400, text="Bad Request")  # plain GET (TR-01)
+        if not self.origins.allowed(request.headers.get("Origin"), request.host):
+            return web.Response(status=403, text="request origin not allowed")
+        if self.node.shutting_down:
+            return web.Response(status=503, text="shutting down")
+        ws = web.WebSocketResponse(
+            protocols=SUBPROTOCOLS,
+            max_msg_size=self.max_msg_size,
+            autoping=True,
+            compress=False,
+            timeout=CLOSE_TIMEOUT,
+            decode_text=False,
+        )
+        await ws.prepare(request)
+        transport = request.transport
+        if transport is None:
+            return ws
+        codec = self._select_codec(ws, request)
+        conn = WebSocketConnection(ws, transport, codec, self.node, self.writer)
+        session = ClientSession(
+            self.node,
+            conn,
+            codec,
+            transport="websocket",
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+        conn.session = session
+        try:
+            await self._read_loop(ws, conn, session, codec)
+        finally:
+            conn.closing = True
+            conn.pending = []
+            await session.on_transport_closed()
+        return ws
+
+    async def _read_loop(
+        self, ws: web.WebSocketResponse, conn: WebSocketConnection, session: Any, codec: Codec
+    ) -> None:
+        from centripetal.protocol.codec import DecodeError
+
+        while True:
+            msg = await ws.receive()
+            mtype = msg.type
+            if mtype is WSMsgType.TEXT or mtype is WSMsgType.BINARY:
+                if conn.closing:
+                    continue
+                try:
+                    commands = codec.decode_commands(msg.data)
+                except DecodeError:
+                    session.disconnect(3501)  # P-13 malformed frame
+                    continue
+                await session.handle_commands(commands)
+            elif mtype is WSMsgType.ERROR:
+                # aiohttp answered a protocol violation (e.g. 1009 message too big, P-12)
+                return
+            else:  # CLOSE, CLOSING, CLOSED
+                return
