@@ -167,3 +167,9 @@ def load_config(
 def _as_dict(value: object) -> dict[str, Any]:
     assert isinstance(value, dict)
     return value
+
+
+def config_from_mapping(raw: Mapping[str, Any]) -> schema.Config:
+    """Decode a configuration given as a mapping (either layout), as if read from a file."""
+    tree, _ = convert(dict(raw))
+    return decode(_as_dict(coerce_tree(tree, CONFIG_TYPE, "")))
