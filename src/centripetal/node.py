@@ -15,6 +15,9 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+
+from centripetal.auth_jwks import JWKSKeySource
 from centripetal.core.channels import ChannelRules
 from centripetal.core.tokens import TokenVerifier
 from centripetal.engines import create_engine
@@ -33,20 +36,23 @@ logger = logging.getLogger("centripetal.node")
 class Node:
     """One centripetal server process."""
 
-    def __init__(self, config: Config, *, jwks: Any = None) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.uid = str(uuid.uuid4())
         self.name = config.node.name or f"{socket.gethostname()}_{config.http_server.port}"
         self.version = server_version()
         self.started_at = time.time()
         self.rules = ChannelRules(config.channel)
+        self._http: aiohttp.ClientSession | None = None
         ccfg = config.client
+        skip = ccfg.insecure_skip_token_signature_verify
         self.verifier = TokenVerifier(
-            ccfg.token, jwks=jwks, skip_signature=ccfg.insecure_skip_token_signature_verify
+            ccfg.token, jwks=self._jwks(ccfg.token.jwks_public_endpoint), skip_signature=skip
         )
-        if ccfg.subscription_token.enabled:
+        if ccfg.subscription_token.enabled:  # AU-22
+            sub_cfg = ccfg.subscription_token
             self.sub_verifier = TokenVerifier(
-                ccfg.subscription_token, skip_signature=ccfg.insecure_skip_token_signature_verify
+                sub_cfg, jwks=self._jwks(sub_cfg.jwks_public_endpoint), skip_signature=skip
             )
         else:
             self.sub_verifier = self.verifier
@@ -66,6 +72,17 @@ class Node:
         self.message_handler: Callable[[ClientSession, bytes], None] | None = None
         self.shutting_down = False
 
+    def http_session(self) -> aiohttp.ClientSession:
+        """The node's pooled HTTP client (JWKS, proxies), created on first use."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100), auto_decompress=True
+            )
+        return self._http
+
+    def _jwks(self, url: str) -> JWKSKeySource | None:
+        return JWKSKeySource(url, self.http_session) if url else None
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -77,6 +94,8 @@ class Node:
         self.timers.close()
         await self.broker.close()
         await self.presence_manager.close()
+        if self._http is not None:
+            await self._http.close()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a background coroutine, keeping a reference until it ends."""

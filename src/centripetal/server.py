@@ -95,7 +95,11 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application | None]:
 
 async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or cancellation), then shut down gracefully."""
-    node = Node(config)
+    try:
+        node = Node(config)
+    except ValueError as exc:  # bad key material etc., named by its config key
+        logger.error("%s", exc)
+        return 1
     await node.start()
     main, internal = build_apps(node)
     runners: list[web.AppRunner] = []

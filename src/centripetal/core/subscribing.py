@@ -140,6 +140,8 @@ class SubscribingMixin:
             via_proxy = True
         elif access is SubscribeAccess.STREAM_PROXY:
             raise CommandError(108)
+        elif access is SubscribeAccess.BAD_NAME:
+            raise CommandError(107)
         elif access is not SubscribeAccess.ALLOW:
             raise CommandError(103)
 
