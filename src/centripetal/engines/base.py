@@ -178,4 +178,13 @@ class EngineError(Exception):
 
 
 class UnrecoverablePositionError(EngineError):
-    """``since.epoch`` does not match the current stream epoch (error 112, P-36)."""
+    """``since.epoch`` does not match the current stream epoch (error 112, P-36).
+
+    ``position`` is the current stream top when the engine knows it (HR-05 replies with it).
+    """
+
+    def __init__(
+        self, message: str = "unrecoverable position", position: StreamPosition | None = None
+    ) -> None:
+        super().__init__(message)
+        self.position = position

@@ -1,0 +1,87 @@
+"""The codec interface shared by the JSON and protobuf client protocol codecs (spec §1.1).
+
+A codec turns transport frames into :class:`~centripetal.protocol.messages.Command` lists
+(P-02, P-03) and replies/pushes into message bytes; ``frame`` joins already-encoded messages
+into one transport frame. Push encoders run once per event and their bytes are shared by every
+subscriber (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from centripetal.engines.base import ClientInfo
+from centripetal.protocol.codes import DecodeError
+from centripetal.protocol.messages import Command, Reply
+
+__all__ = ["Codec", "DecodeError", "get_codec"]
+
+
+class Codec(Protocol):
+    name: str  # "json" | "protobuf"
+    binary: bool  # True: binary WebSocket frames (P-04)
+
+    def decode_commands(self, frame: bytes) -> list[Command]:
+        """All commands of one inbound frame; raises ``DecodeError`` (-> 3501, P-13)."""
+        ...
+
+    def encode_reply(self, reply: Reply) -> bytes:
+        """One reply, not framed."""
+        ...
+
+    def frame(self, messages: list[bytes]) -> bytes:
+        """Join encoded messages into one transport frame (P-02, P-03)."""
+        ...
+
+    def frame_one(self, message: bytes) -> bytes: ...
+
+    def ping_message(self) -> bytes:
+        """The server ping message (P-25), not framed."""
+        ...
+
+    def encode_pub_push(
+        self,
+        channel: str,
+        data: bytes,
+        info: ClientInfo | None,
+        offset: int,
+        tags: dict[str, str] | None,
+        delta: bool = False,
+        time: int = 0,
+        data_as_string: bool = False,
+    ) -> bytes: ...
+
+    def encode_join_push(self, channel: str, info: ClientInfo) -> bytes: ...
+
+    def encode_leave_push(self, channel: str, info: ClientInfo) -> bytes: ...
+
+    def encode_unsubscribe_push(self, channel: str, code: int, reason: str) -> bytes: ...
+
+    def encode_subscribe_push(
+        self,
+        channel: str,
+        recoverable: bool = False,
+        epoch: str = "",
+        offset: int = 0,
+        positioned: bool = False,
+        data: bytes = b"",
+    ) -> bytes: ...
+
+    def encode_disconnect_push(self, code: int, reason: str) -> bytes: ...
+
+    def encode_refresh_push(self, expires: bool, ttl: int) -> bytes: ...
+
+    def encode_message_push(self, data: bytes) -> bytes: ...
+
+
+def get_codec(name: str) -> Codec:
+    """The codec singleton for ``"json"`` or ``"protobuf"`` (P-05, P-06)."""
+    if name == "json":
+        from centripetal.protocol.json_codec import JSON_CODEC
+
+        return JSON_CODEC
+    if name == "protobuf":
+        from centripetal.protocol.protobuf_codec import PROTOBUF_CODEC
+
+        return PROTOBUF_CODEC
+    raise ValueError(f"unknown protocol codec {name!r}: expected 'json' or 'protobuf'")

@@ -1,0 +1,329 @@
+"""JSON client protocol codec (spec §1.1, P-02, P-07..P-11, HR-09).
+
+Messages are JSON objects with snake_case proto names (P-07). Payload fields are embedded as
+raw JSON, with raw ``\\n`` bytes stripped on output (P-08). Frames join messages with ``\\n``,
+no trailing newline (P-02). Decoding reads ``bytes`` payloads as the raw JSON text of the field.
+Zero values are omitted except the P-10 fields; result objects are kept even when empty (P-11).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import msgspec
+
+from centripetal.engines.base import ClientInfo
+from centripetal.protocol import _fields as F
+from centripetal.protocol import messages as m
+from centripetal.protocol.codes import DecodeError
+
+__all__ = [
+    "JSON_CODEC",
+    "JsonCodec",
+    "decode_commands",
+    "decode_replies",
+    "encode_command",
+    "encode_disconnect_push",
+    "encode_join_push",
+    "encode_leave_push",
+    "encode_message_push",
+    "encode_pub_push",
+    "encode_push",
+    "encode_refresh_push",
+    "encode_reply",
+    "encode_subscribe_push",
+    "encode_unsubscribe_push",
+    "frame",
+    "frame_one",
+    "ping_message",
+]
+
+_encoder = msgspec.json.Encoder()
+_encode = _encoder.encode
+_Raw = msgspec.Raw
+
+# -- mirrors: the message Structs with payload fields typed msgspec.Raw, for decoding -------------
+
+_MIRRORS: dict[type, type[msgspec.Struct]] = {}
+_Dict = dict  # mirrors of ConnectRequest/ConnectResult have a field named "dict"
+
+
+def _mirror_name(cls: type) -> str:
+    return "_J" + cls.__name__
+
+
+def _build_mirrors() -> None:
+    module = sys.modules[__name__]
+    for cls in F.message_classes():
+        fields: list[tuple[str, Any, Any]] = []
+        for info, spec in zip(msgspec.structs.fields(cls), F.specs(cls), strict=True):
+            sub = _mirror_name(spec.cls) if spec.cls is not None else ""
+            if spec.kind == F.RAW:
+                fields.append((info.name, msgspec.Raw, msgspec.Raw()))
+            elif spec.kind == F.MSG:
+                fields.append((info.name, f"{sub} | None", None))
+            elif spec.kind == F.MSG_LIST:
+                fields.append((info.name, f"list[{sub}]", msgspec.field(default_factory=list)))
+            elif spec.kind == F.MSG_MAP:
+                fields.append((info.name, f"_Dict[str, {sub}] | None", None))
+            elif info.default_factory is not msgspec.NODEFAULT:
+                fields.append((info.name, info.type, msgspec.field(default_factory=list)))
+            else:
+                fields.append((info.name, info.type, info.default))
+        mirror = msgspec.defstruct(_mirror_name(cls), fields, kw_only=True, module=__name__)
+        setattr(module, mirror.__name__, mirror)
+        _MIRRORS[cls] = mirror
+
+
+_build_mirrors()
+
+
+def _from_mirror(cls: type[Any], obj: Any) -> Any:
+    kw: dict[str, Any] = {}
+    for f in F.specs(cls):
+        v = getattr(obj, f.name)
+        kind = f.kind
+        if kind == F.MSG:
+            if v is not None:
+                kw[f.name] = _from_mirror(f.cls, v)
+        elif not v:
+            continue
+        elif kind == F.RAW:
+            kw[f.name] = bytes(v)
+        elif kind == F.MSG_LIST:
+            kw[f.name] = [_from_mirror(f.cls, x) for x in v]
+        elif kind == F.MSG_MAP:
+            kw[f.name] = {k: _from_mirror(f.cls, x) for k, x in v.items()}
+        else:
+            kw[f.name] = v
+    return cls(**kw)
+
+
+def to_json_obj(obj: msgspec.Struct) -> dict[str, Any]:
+    """A message as a plain dict ready for msgspec: omission rules applied (P-10, P-11),
+    payloads wrapped in ``msgspec.Raw`` with ``\\n`` stripped (P-08)."""
+    out: dict[str, Any] = {}
+    for f in F.specs(type(obj)):
+        v = getattr(obj, f.name)
+        kind = f.kind
+        if kind == F.MSG:
+            if v is not None:
+                out[f.name] = to_json_obj(v)
+        elif not v and not f.always:
+            continue
+        elif kind == F.SCALAR:
+            out[f.name] = v
+        elif kind == F.RAW:
+            out[f.name] = _Raw(v.replace(b"\n", b"") if b"\n" in v else v)
+        elif kind == F.MSG_LIST:
+            out[f.name] = [to_json_obj(x) for x in v or ()]
+        elif kind == F.MSG_MAP:
+            out[f.name] = {k: to_json_obj(x) for k, x in (v or {}).items()}
+        elif kind == F.SCALAR_MAP:
+            out[f.name] = dict(v or {})
+        else:
+            out[f.name] = list(v or ())
+    return out
+
+
+# -- generic messages ------------------------------------------------------------------------------
+
+_command_decoder = msgspec.json.Decoder(_MIRRORS[m.Command])
+_reply_decoder = msgspec.json.Decoder(_MIRRORS[m.Reply])
+
+
+def _decode_lines(frame: bytes, decoder: msgspec.json.Decoder[Any], cls: type[Any]) -> list[Any]:
+    out = []
+    try:
+        for line in frame.split(b"\n"):
+            if line.strip():
+                out.append(_from_mirror(cls, decoder.decode(line)))
+    except Exception as exc:  # any undecodable input is a protocol violation (P-13)
+        raise DecodeError(f"invalid JSON message: {exc}") from None
+    if not out:
+        raise DecodeError("frame contains no messages")
+    return out
+
+
+def decode_commands(frame: bytes) -> list[m.Command]:
+    """Newline-delimited commands (P-02); blank lines ignored. Raises ``DecodeError`` (P-13)."""
+    return _decode_lines(frame, _command_decoder, m.Command)
+
+
+def decode_replies(frame: bytes) -> list[m.Reply]:
+    """Newline-delimited replies (the client side of P-02)."""
+    return _decode_lines(frame, _reply_decoder, m.Reply)
+
+
+def encode_reply(reply: m.Reply) -> bytes:
+    """One reply, not framed (P-23, P-11)."""
+    return _encode(to_json_obj(reply))
+
+
+def encode_command(command: m.Command) -> bytes:
+    """One command, not framed (client side)."""
+    return _encode(to_json_obj(command))
+
+
+def encode_push(push: m.Push) -> bytes:
+    """A bare push for unidirectional transports (P-01)."""
+    return _encode(to_json_obj(push))
+
+
+def frame(messages: list[bytes]) -> bytes:
+    """Join encoded messages into one frame with ``\\n``, no trailing newline (P-02)."""
+    return b"\n".join(messages)
+
+
+def frame_one(message: bytes) -> bytes:
+    return message
+
+
+def ping_message() -> bytes:
+    """The server ping: an empty reply ``{}`` (P-25)."""
+    return b"{}"
+
+
+# -- hot-path pushes (encoded once per publication / event, shared by subscribers) ----------------
+
+
+def _info(info: ClientInfo) -> bytes:
+    s = b'{"user":' + _encode(info.user) + b',"client":' + _encode(info.client)
+    ci = info.conn_info
+    if ci:
+        s += b',"conn_info":' + (ci.replace(b"\n", b"") if 10 in ci else ci)
+    ci = info.chan_info
+    if ci:
+        s += b',"chan_info":' + (ci.replace(b"\n", b"") if 10 in ci else ci)
+    return s + b"}"
+
+
+_PUB_HEAD = b'{"push":{"channel":'
+_PUB_DATA = b',"pub":{"data":'
+_PUB_OFFSET = b',"offset":'
+_PUB_END = b"}}}"
+
+
+def encode_pub_push(
+    channel: str,
+    data: bytes,
+    info: ClientInfo | None,
+    offset: int,
+    tags: dict[str, str] | None,
+    delta: bool = False,
+    time: int = 0,
+    data_as_string: bool = False,
+) -> bytes:
+    """``{"push":{"channel":..,"pub":{"data":<raw>,"info":..,"offset":..}}}`` (P-42, TV-03).
+
+    Keys follow proto field order; empty values are omitted. ``data_as_string``: emit ``data``
+    as a JSON string holding the payload, for JSON subscribers with fossil delta negotiated
+    (HR-09, TV-09).
+    """
+    if data_as_string:
+        data = _encode(data.decode("utf-8", "replace"))
+    elif 10 in data:  # memchr for b"\n" (P-08)
+        data = data.replace(b"\n", b"")
+    if info is None and not tags and not delta and not time and data:
+        # the common case: one join, no intermediate bytes objects
+        if offset:
+            return b"".join(
+                (
+                    _PUB_HEAD,
+                    _encode(channel),
+                    _PUB_DATA,
+                    data,
+                    _PUB_OFFSET,
+                    _encode(offset),
+                    _PUB_END,
+                )
+            )
+        return b"".join((_PUB_HEAD, _encode(channel), _PUB_DATA, data, _PUB_END))
+    parts = [b'"data":' + data] if data else []
+    if info is not None:
+        parts.append(b'"info":' + _info(info))
+    if offset:
+        parts.append(b'"offset":' + _encode(offset))
+    if tags:
+        parts.append(b'"tags":' + _encode(tags))
+    if delta:
+        parts.append(b'"delta":true')
+    if time:
+        parts.append(b'"time":' + _encode(time))
+    return _PUB_HEAD + _encode(channel) + b',"pub":{' + b",".join(parts) + _PUB_END
+
+
+def encode_join_push(channel: str, info: ClientInfo) -> bytes:
+    """``{"push":{"channel":..,"join":{"info":{..}}}}`` (P-43, TV-08)."""
+    return b'{"push":{"channel":' + _encode(channel) + b',"join":{"info":' + _info(info) + b"}}}"
+
+
+def encode_leave_push(channel: str, info: ClientInfo) -> bytes:
+    """``{"push":{"channel":..,"leave":{"info":{..}}}}`` (P-43)."""
+    return b'{"push":{"channel":' + _encode(channel) + b',"leave":{"info":' + _info(info) + b"}}}"
+
+
+def _push(push: m.Push) -> bytes:
+    return _encode({"push": to_json_obj(push)})
+
+
+def encode_unsubscribe_push(channel: str, code: int, reason: str) -> bytes:
+    """P-44, TV-08."""
+    return _push(m.Push(channel=channel, unsubscribe=m.Unsubscribe(code=code, reason=reason)))
+
+
+def encode_subscribe_push(
+    channel: str,
+    recoverable: bool = False,
+    epoch: str = "",
+    offset: int = 0,
+    positioned: bool = False,
+    data: bytes = b"",
+) -> bytes:
+    """Server-side subscription push (P-46, TV-08)."""
+    sub = m.Subscribe(
+        recoverable=recoverable, epoch=epoch, offset=offset, positioned=positioned, data=data
+    )
+    return _push(m.Push(channel=channel, subscribe=sub))
+
+
+def encode_disconnect_push(code: int, reason: str) -> bytes:
+    """P-48, TV-08 (only for transports without close frames)."""
+    return _push(m.Push(disconnect=m.Disconnect(code=code, reason=reason)))
+
+
+def encode_refresh_push(expires: bool, ttl: int) -> bytes:
+    """P-49, TV-08."""
+    return _push(m.Push(refresh=m.Refresh(expires=expires, ttl=ttl)))
+
+
+def encode_message_push(data: bytes) -> bytes:
+    """P-45."""
+    return _push(m.Push(message=m.Message(data=data)))
+
+
+class JsonCodec:
+    """The JSON implementation of :class:`centripetal.protocol.codec.Codec`."""
+
+    name = "json"
+    binary = False
+    decode_commands = staticmethod(decode_commands)
+    decode_replies = staticmethod(decode_replies)
+    encode_reply = staticmethod(encode_reply)
+    encode_command = staticmethod(encode_command)
+    encode_push = staticmethod(encode_push)
+    frame = staticmethod(frame)
+    frame_one = staticmethod(frame_one)
+    ping_message = staticmethod(ping_message)
+    encode_pub_push = staticmethod(encode_pub_push)
+    encode_join_push = staticmethod(encode_join_push)
+    encode_leave_push = staticmethod(encode_leave_push)
+    encode_unsubscribe_push = staticmethod(encode_unsubscribe_push)
+    encode_subscribe_push = staticmethod(encode_subscribe_push)
+    encode_disconnect_push = staticmethod(encode_disconnect_push)
+    encode_refresh_push = staticmethod(encode_refresh_push)
+    encode_message_push = staticmethod(encode_message_push)
+
+
+JSON_CODEC = JsonCodec()
