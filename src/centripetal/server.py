@@ -16,8 +16,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from centripetal.engines.base import EngineError
 from centripetal.node import Node
-from centripetal.transports.websocket import CLOSE_TIMEOUT, WebSocketHandler
+from centripetal.transports.websocket import (
+    CLOSE_TIMEOUT,
+    WebSocketHandler,
+    aiohttp_size_limit,
+    answer_close,
+)
 
 if TYPE_CHECKING:
     from centripetal.config.schema import Config
@@ -61,18 +67,24 @@ async def _echo(request: web.Request) -> web.StreamResponse:
     """Test-only echo over the same WebSocket settings (Autobahn conformance, WS-1)."""
     node = request.app[NODE_KEY]
     ws = web.WebSocketResponse(
-        max_msg_size=node.config.websocket.message_size_limit,
+        max_msg_size=aiohttp_size_limit(node.config.websocket.message_size_limit),
         autoping=True,
+        autoclose=False,
         compress=False,
         timeout=CLOSE_TIMEOUT,
     )
     await ws.prepare(request)
-    async for msg in ws:
+    while True:
+        msg = await ws.receive()
         if msg.type is WSMsgType.TEXT:
             await ws.send_str(msg.data)
         elif msg.type is WSMsgType.BINARY:
             await ws.send_bytes(msg.data)
-    return ws
+        elif msg.type is WSMsgType.CLOSE:
+            await answer_close(ws, msg.data)
+            return ws
+        else:
+            return ws
 
 
 def build_apps(node: Node) -> tuple[web.Application, web.Application | None]:
@@ -97,7 +109,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or cancellation), then shut down gracefully."""
     try:
         node = Node(config)
-    except ValueError as exc:  # bad key material etc., named by its config key
+    except (ValueError, EngineError) as exc:  # bad key material, unavailable engine, ...
         logger.error("%s", exc)
         return 1
     await node.start()

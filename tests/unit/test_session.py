@@ -8,7 +8,7 @@ import json
 import pytest
 
 from centripetal.engines.base import Publication, StreamPosition
-from tests.unit.session_harness import Client, make_node, now, sub_token, token
+from session_harness import Client, make_node, now, sub_token, token
 
 
 async def test_connect_reply_fields_p30() -> None:

@@ -34,6 +34,25 @@ MAX_MESSAGES_PER_FRAME = 64
 CLOSE_TIMEOUT = 5.0  # D-WS1: wait up to 5 s for the closing handshake
 
 
+def valid_close_code(code: int) -> bool:
+    """RFC 6455 §7.4: codes a peer may send in a close frame."""
+    if 1000 <= code <= 1014:
+        return code not in (1004, 1005, 1006)
+    return 3000 <= code <= 4999
+
+
+def aiohttp_size_limit(limit: int) -> int:
+    """aiohttp refuses messages of ``max_msg_size`` bytes or more; P-12 refuses only messages
+    over ``websocket.message_size_limit`` (0 = no limit)."""
+    return limit + 1 if limit > 0 else 0
+
+
+async def answer_close(ws: web.WebSocketResponse, code: int | None) -> None:
+    """Answer a peer's close frame: echo 1000, or 1002 for a code not allowed on the wire."""
+    ok = not code or valid_close_code(code)  # aiohttp reports an empty close frame as 0
+    await ws.close(code=1000 if ok else 1002)
+
+
 def frame_header(opcode: int, length: int) -> bytes:
     """RFC 6455 header of an unmasked final frame (server to client)."""
     first = 0x80 | opcode
@@ -163,7 +182,7 @@ class WebSocketHandler:
         self.node = node
         cfg = node.config
         self.origins = OriginChecker(cfg.client.allowed_origins)
-        self.max_msg_size = cfg.websocket.message_size_limit
+        self.max_msg_size = aiohttp_size_limit(cfg.websocket.message_size_limit)
         self.writer = FrameWriter()
 
     def _select_codec(self, ws: web.WebSocketResponse, request: web.Request) -> Codec:
@@ -187,6 +206,7 @@ class WebSocketHandler:
             protocols=SUBPROTOCOLS,
             max_msg_size=self.max_msg_size,
             autoping=True,
+            autoclose=False,
             compress=False,
             timeout=CLOSE_TIMEOUT,
             decode_text=False,
@@ -230,8 +250,8 @@ class WebSocketHandler:
                     session.disconnect(3501)  # P-13 malformed frame
                     continue
                 await session.handle_commands(commands)
-            elif mtype is WSMsgType.ERROR:
-                # aiohttp answered a protocol violation (e.g. 1009 message too big, P-12)
+            elif mtype is WSMsgType.CLOSE:
+                await answer_close(ws, msg.data)
                 return
-            else:  # CLOSE, CLOSING, CLOSED
+            else:  # ERROR (aiohttp closed with 1002/1007/1009, P-12), CLOSING, CLOSED
                 return
