@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from centripetal.auth_jwks import JWKSKeySource
+from centripetal.core import hooks
 from centripetal.core.channels import ChannelRules
 from centripetal.core.tokens import TokenVerifier
 from centripetal.engines import create_engine
@@ -63,12 +64,13 @@ class Node:
         self.sessions: dict[str, ClientSession] = {}
         self.users: dict[str, set[str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Hooks filled by the proxy layer (a later stage); None = feature not configured.
-        self.connect_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
-        self.subscribe_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
-        self.publish_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
-        self.rpc_proxy: Callable[..., Coroutine[Any, Any, Any]] | None = None
-        self.refresh_proxy_enabled = False
+        # Application-backend hooks (core.hooks), installed by the proxy layer; None = off.
+        self.connect_proxy: hooks.ConnectHook | None = None
+        self.refresh_proxy: hooks.RefreshHook | None = None
+        self.subscribe_proxy: hooks.SubscribeHook | None = None
+        self.publish_proxy: hooks.PublishHook | None = None
+        self.sub_refresh_proxy: hooks.SubRefreshHook | None = None
+        self.rpc_proxy: hooks.RPCHook | None = None
         self.message_handler: Callable[[ClientSession, bytes], None] | None = None
         self.shutting_down = False
 
@@ -124,6 +126,16 @@ class Node:
 
     def user_connection_count(self, user: str) -> int:
         return len(self.users.get(user, ()))
+
+    def sessions_of(self, user: str, client: str = "", session: str = "") -> list[ClientSession]:
+        """Connections of ``user`` on this node, optionally only ``client`` (API-12..API-15)."""
+        ids = self.users.get(user, ())
+        found = [self.sessions[c] for c in ids if c in self.sessions]
+        if client:
+            found = [s for s in found if s.client_id == client]
+        if session:
+            found = [s for s in found if s.client_id == session]
+        return found
 
     def num_users(self) -> int:
         return len(self.users)

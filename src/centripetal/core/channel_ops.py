@@ -73,16 +73,23 @@ class ChannelOpsMixin:
             opts, self.user, subscribed=sub is not None, insecure=node.config.client.insecure
         )
         data = req.data
+        extra: dict[str, Any] = {}
         if access is PublishAccess.PROXY:
             if node.publish_proxy is None:
                 raise CommandError(108)
-            result = await node.publish_proxy(self, channel, opts, req)
+            result = await node.publish_proxy(self, channel, opts, req)  # type: ignore[arg-type]
             if result.data is not None:
                 data = result.data
+            extra = {
+                "skip_history": result.skip_history,
+                "tags": result.tags,
+                "idempotency_key": result.idempotency_key,
+                "delta": result.delta,
+            }
         elif access is not PublishAccess.ALLOW:
             raise CommandError(108 if access is PublishAccess.STREAM_PROXY else 103)
         info = self.client_info(sub.chan_info if sub is not None else None)
-        await node.publish(channel, data, opts, info=info)
+        await node.publish(channel, data, opts, info=info, **extra)
         self.send_reply(messages.Reply(id=cmd_id, publish=messages.PublishResult()))
 
     # -- presence (P-34, P-35, P-92, PR-02) -----------------------------------------------------
@@ -163,7 +170,7 @@ class ChannelOpsMixin:
             return
         if node.rpc_proxy is None:
             raise CommandError(104 if rpc_cfg.ping.enabled else 108)
-        data = await node.rpc_proxy(self, req)
+        data = await node.rpc_proxy(self, req)  # type: ignore[arg-type]
         self.send_reply(messages.Reply(id=cmd_id, rpc=messages.RPCResult(data=data)))
 
     def handle_send(self, req: messages.SendRequest) -> None:

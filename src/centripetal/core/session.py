@@ -47,6 +47,7 @@ logger = logging.getLogger("centripetal.client")
 NEW, CONNECTED, FAILED, CLOSED = 0, 1, 2, 3
 
 MAX_TTL = 365 * 24 * 3600  # P-94: TTL reported to clients is capped at 365 days
+REFRESH_PROXY_RETRY = 60.0  # P-94: refresh proxy failure retried after 60 s
 
 
 class Sink(Protocol):
@@ -208,10 +209,11 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             token_subs = dict(claims.subs) if claims.subs else dict.fromkeys(claims.channels)
             credentials = True
         elif node.connect_proxy is not None:
-            result = await node.connect_proxy(self, req)
-            user, info, meta, expire_at = result.user, result.info, result.meta, result.expire_at
-            data = result.data or b""
-            token_subs = result.subs
+            proxied = await node.connect_proxy(self, req)
+            user, info, meta = proxied.user, proxied.info, proxied.meta
+            expire_at = proxied.expire_at
+            data = proxied.data or b""
+            token_subs = dict(proxied.subs)
             credentials = True
         elif ccfg.user_id_http_header and self.headers.get(ccfg.user_id_http_header.lower()):
             user = self.headers[ccfg.user_id_http_header.lower()]
@@ -267,8 +269,8 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         try:
             for ch, opt in channels.items():
                 requested = (req.subs or {}).get(ch)
-                sub, result = await self.attach_server_side(ch, opt, requested)
-                results[ch] = result
+                sub, sub_result = await self.attach_server_side(ch, opt, requested)
+                results[ch] = sub_result
                 attached.append(sub)
         except CommandError:
             raise DisconnectRequest(3004) from None
@@ -281,7 +283,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             ping=self._ping_seconds(),
             pong=self._pong_enabled(),
         )
-        if expire_at:
+        if expire_at and node.refresh_proxy is None:
             result.expires = True
             result.ttl = min(max(int(expire_at - now), 0), MAX_TTL)
         if self.emulation:
@@ -299,7 +301,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
 
     async def _refresh(self, cmd_id: int, req: messages.RefreshRequest) -> None:
         node = self.node
-        if not req.token or node.refresh_proxy_enabled:
+        if not req.token or node.refresh_proxy is not None:
             raise DisconnectRequest(3501)
         try:
             claims = await node.verifier.verify_connect(req.token)
@@ -324,6 +326,27 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             result.expires = True
             result.ttl = min(max(int(self.expire_at - now), 0), MAX_TTL)
         self.send_reply(messages.Reply(id=cmd_id, refresh=result))
+
+    def closed_or_not_connected(self) -> bool:
+        return self.state != CONNECTED
+
+    def api_refresh(
+        self, *, expired: bool = False, expire_at: int = 0, info: bytes | None = None
+    ) -> None:
+        """Server API ``refresh`` (API-15): close with 3005, or new expiry/info and a
+        ``refresh`` push (P-49)."""
+        if self.state != CONNECTED:
+            return
+        now = time.time()
+        if expired or (expire_at and expire_at <= now):
+            self.disconnect(3005)
+            return
+        if info is not None:
+            self.conn_info = info
+        self.expire_at = expire_at
+        self._schedule_expiry()
+        ttl = min(max(int(expire_at - now), 0), MAX_TTL) if expire_at else 0
+        self.enqueue(self.codec.encode_refresh_push(bool(expire_at), ttl))
 
     # -- ping / pong (P-50..P-53) --------------------------------------------------------------
 
@@ -385,10 +408,40 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self._expire_timer = None
         if self.state != CONNECTED or not self.expire_at:
             return
+        if self.node.refresh_proxy is not None:
+            self.node.spawn(self._proxy_refresh())
+            return
         if self.expire_at + self.node.config.client.expired_close_delay <= time.time():
             self.disconnect(3005)
         else:
             self._schedule_expiry()
+
+    async def _proxy_refresh(self) -> None:
+        """Server-side refresh through the refresh proxy (P-94, PX-11): an error retries in
+        60 s, ``expired`` closes with 3005."""
+        hook = self.node.refresh_proxy
+        assert hook is not None
+        try:
+            res = await hook(self)
+        except (CommandError, DisconnectRequest):
+            if self.state == CONNECTED:
+                self._expire_timer = self.node.timers.schedule(
+                    REFRESH_PROXY_RETRY, self._check_expired
+                )
+            return
+        if self.state != CONNECTED:
+            return
+        if res.expired or (res.expire_at and res.expire_at <= time.time()):
+            self.disconnect(3005)
+            return
+        if res.info is not None:
+            self.conn_info = res.info
+        if res.meta is not None:
+            self.meta = res.meta
+        self.expire_at = res.expire_at
+        if self.expire_at:
+            delay = self.expire_at - time.time()
+            self._expire_timer = self.node.timers.schedule(delay, self._check_expired)
 
     def _cancel_timers(self) -> None:
         for t in (self._ping_timer, self._pong_timer, self._expire_timer, self._stale_timer):

@@ -130,7 +130,7 @@ class SubscribingMixin:
         elif access is SubscribeAccess.PROXY:
             if node.subscribe_proxy is None:
                 raise CommandError(108)
-            res = await node.subscribe_proxy(self, channel, opts, req)
+            res = await node.subscribe_proxy(self, channel, opts, req)  # type: ignore[arg-type]
             chan_info, data, expire_at, override = (
                 res.info,
                 res.data or b"",
@@ -232,6 +232,52 @@ class SubscribingMixin:
         if data:
             result.data = data
         return sub, result
+
+    async def server_subscribe(
+        self,
+        channel: str,
+        options: Any = None,
+        *,
+        recover_since: StreamPosition | None = None,
+    ) -> None:
+        """Subscribe this connection from the server side (API-12, SV-13): a ``subscribe``
+        push (P-46) then live publications; recovered publications follow the push."""
+        if channel in self.subs or self.closed_or_not_connected():
+            return
+        requested = None
+        if recover_since is not None:
+            requested = messages.SubscribeRequest(
+                channel=channel,
+                recover=True,
+                offset=recover_since.offset,
+                epoch=recover_since.epoch,
+            )
+        sub, result = await self.attach_server_side(channel, options, requested)
+        self.enqueue(
+            self.codec.encode_subscribe_push(
+                channel,
+                recoverable=result.recoverable,
+                epoch=result.epoch,
+                offset=result.offset,
+                positioned=result.positioned,
+                data=result.data,
+            )
+        )
+        for pub in result.publications or ():
+            self.enqueue(
+                self.codec.encode_pub_push(
+                    channel,
+                    pub.data,
+                    None,
+                    pub.offset,
+                    pub.tags,
+                    data_as_string=sub.delta and not self.binary,
+                )
+            )
+        await self.activate(sub)
+
+    def closed_or_not_connected(self) -> bool:
+        return False
 
     # -- the shared subscribe core (HR-03..HR-09) ------------------------------------------------
 
