@@ -431,9 +431,15 @@ class SubscribingMixin:
             sub.timer.cancel()
             sub.timer = None
 
+    def _uses_sub_refresh_proxy(self, sub: Subscriber) -> bool:
+        return sub.options.sub_refresh_proxy_enabled and self.node.sub_refresh_proxy is not None
+
     def _check_sub_expired(self, sub: Subscriber) -> None:
         sub.timer = None
         if self.subs.get(sub.channel) is not sub or not sub.expire_at:
+            return
+        if self._uses_sub_refresh_proxy(sub):
+            self.node.spawn(self._proxy_sub_refresh(sub))
             return
         if sub.expire_at + self.node.config.client.expired_sub_close_delay <= time.time():
             if sub.server_side:
@@ -443,12 +449,39 @@ class SubscribingMixin:
         else:
             self._schedule_sub_expiry(sub)
 
+    async def _proxy_sub_refresh(self, sub: Subscriber) -> None:
+        """Server-side subscription refresh through the sub_refresh proxy (PX-14, P-95)."""
+        hook = self.node.sub_refresh_proxy
+        assert hook is not None
+        try:
+            res = await hook(self, sub)  # type: ignore[arg-type]
+        except (CommandError, DisconnectRequest):
+            if self.subs.get(sub.channel) is sub:
+                sub.timer = self.node.timers.schedule(60.0, lambda: self._check_sub_expired(sub))
+            return
+        if self.subs.get(sub.channel) is not sub:
+            return
+        if res.expired or (res.expire_at and res.expire_at <= time.time()):
+            if sub.server_side:
+                self.disconnect(3006)
+            else:
+                self.server_unsubscribe(sub.channel, 2501)
+            return
+        if res.info is not None:
+            sub.chan_info = res.info
+        sub.expire_at = res.expire_at
+        if sub.expire_at:
+            delay = sub.expire_at - time.time()
+            sub.timer = self.node.timers.schedule(delay, lambda: self._check_sub_expired(sub))
+
     async def handle_sub_refresh(self, cmd_id: int, req: messages.SubRefreshRequest) -> None:
         if not req.channel:
             raise DisconnectRequest(3501)
         sub = self.subs.get(req.channel)
         if sub is None:
             raise CommandError(103)
+        if self._uses_sub_refresh_proxy(sub):
+            raise DisconnectRequest(3501)  # P-41: server-side refresh in use
         if not req.token:
             raise CommandError(107)
         try:
