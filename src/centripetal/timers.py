@@ -24,15 +24,20 @@ logger = logging.getLogger("centripetal.timers")
 class Timer:
     """A scheduled callback; ``cancel()`` prevents it from running."""
 
-    __slots__ = ("callback", "cancelled", "deadline")
+    __slots__ = ("callback", "cancelled", "deadline", "queue")
 
-    def __init__(self, deadline: float, callback: Callable[[], None]) -> None:
+    def __init__(self, deadline: float, callback: Callable[[], None], queue: TimerQueue) -> None:
         self.deadline = deadline
         self.callback = callback
         self.cancelled = False
+        self.queue: TimerQueue | None = queue
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            if self.queue is not None:
+                self.queue._on_cancel()
+                self.queue = None
 
 
 class TimerQueue:
@@ -41,6 +46,7 @@ class TimerQueue:
     def __init__(self, granularity: float = 0.05) -> None:
         self._granularity = granularity
         self._heap: list[tuple[float, int, Timer]] = []
+        self._cancelled = 0  # cancelled entries still in the heap
         self._seq = 0
         self._armed_at = math.inf
         self._handle: asyncio.TimerHandle | None = None
@@ -59,12 +65,21 @@ class TimerQueue:
         loop = self._get_loop()
         g = self._granularity
         deadline = math.ceil((loop.time() + max(delay, 0.0)) / g) * g
-        timer = Timer(deadline, callback)
+        timer = Timer(deadline, callback, self)
         self._seq += 1
         heapq.heappush(self._heap, (deadline, self._seq, timer))
         if deadline < self._armed_at:
             self._arm(deadline)
         return timer
+
+    def _on_cancel(self) -> None:
+        """Drop cancelled entries once they are the majority, so long deadlines that get
+        cancelled (refreshed expirations) cannot pile up."""
+        self._cancelled += 1
+        if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
+            self._heap = [e for e in self._heap if not e[2].cancelled]
+            heapq.heapify(self._heap)
+            self._cancelled = 0
 
     def _arm(self, deadline: float) -> None:
         if self._handle is not None:
@@ -81,14 +96,17 @@ class TimerQueue:
         while heap and heap[0][0] <= now:
             _, _, timer = heapq.heappop(heap)
             if timer.cancelled:
+                self._cancelled = max(0, self._cancelled - 1)
                 continue
             timer.cancelled = True
+            timer.queue = None
             try:
                 timer.callback()
             except Exception:  # a failing callback must not stop the others
                 logger.exception("timer callback failed")
         while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
+            self._cancelled = max(0, self._cancelled - 1)
         if heap:
             self._arm(heap[0][0])
 
@@ -100,4 +118,5 @@ class TimerQueue:
             self._handle.cancel()
             self._handle = None
         self._heap.clear()
+        self._cancelled = 0
         self._armed_at = math.inf

@@ -331,8 +331,11 @@ class SubscribingMixin:
                 recovered = is_stream_recovered(hist.publications, top, since.offset, since.epoch)
                 if recovered:
                     pubs = hist.publications
-            except UnrecoverablePositionError:
-                top = (await broker.history(channel, HistoryFilter(meta_ttl=meta_ttl))).position
+            except UnrecoverablePositionError as exc:
+                top = (
+                    exc.position
+                    or (await broker.history(channel, HistoryFilter(meta_ttl=meta_ttl))).position
+                )
             if not recovered and reject_unrecovered:
                 raise CommandError(112)
             result.was_recovering = True
