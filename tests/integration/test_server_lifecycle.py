@@ -117,3 +117,37 @@ def test_unavailable_engine_fails_with_clear_error(tmp_path: Any) -> None:
     )
     assert proc.returncode == 1
     assert "redis engine is not available" in proc.stderr
+
+
+async def test_connection_limit_answers_503(server_factory: ServerFactory) -> None:
+    """TR-13: past ``client.connection_limit`` the handshake gets HTTP 503."""
+    from websockets.exceptions import InvalidStatus
+
+    server = server_factory({"client": {"insecure": True, "connection_limit": 2}})
+    first = await _connected(server.ws_url())
+    second = await _connected(server.ws_url())
+    with pytest.raises(InvalidStatus) as info:
+        await ws_connect(server.ws_url())
+    assert info.value.response.status_code == 503
+    await first.close()
+    await asyncio.sleep(0.2)
+    third = await _connected(server.ws_url())
+    await second.close()
+    await third.close()
+
+
+async def test_connection_rate_limit_answers_503(server_factory: ServerFactory) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    server = server_factory({"client": {"insecure": True, "connection_rate_limit": 3}})
+    statuses = []
+    opened = []
+    for _ in range(6):
+        try:
+            opened.append(await ws_connect(server.ws_url()))
+            statuses.append(101)
+        except InvalidStatus as exc:
+            statuses.append(exc.response.status_code)
+    assert statuses.count(101) <= 4 and 503 in statuses
+    for ws in opened:
+        await ws.close()

@@ -184,6 +184,24 @@ class WebSocketHandler:
         self.origins = OriginChecker(cfg.client.allowed_origins)
         self.max_msg_size = aiohttp_size_limit(cfg.websocket.message_size_limit)
         self.writer = FrameWriter()
+        self.connection_limit = cfg.client.connection_limit
+        self.rate_limit = cfg.client.connection_rate_limit
+        self.open_connections = 0
+        self._rate_second = 0
+        self._rate_count = 0
+
+    def _admit(self) -> bool:
+        """TR-13: ``client.connection_limit`` and ``client.connection_rate_limit`` per node."""
+        if self.connection_limit and self.open_connections >= self.connection_limit:
+            return False
+        if self.rate_limit:
+            second = int(asyncio.get_running_loop().time())
+            if second != self._rate_second:
+                self._rate_second, self._rate_count = second, 0
+            if self._rate_count >= self.rate_limit:
+                return False
+            self._rate_count += 1
+        return True
 
     def _select_codec(self, ws: web.WebSocketResponse, request: web.Request) -> Codec:
         q = request.query
@@ -202,6 +220,8 @@ class WebSocketHandler:
             return web.Response(status=403, text="request origin not allowed")
         if self.node.shutting_down:
             return web.Response(status=503, text="shutting down")
+        if not self._admit():
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(
             protocols=SUBPROTOCOLS,
             max_msg_size=self.max_msg_size,
@@ -225,9 +245,11 @@ class WebSocketHandler:
             headers=request.headers,  # type: ignore[arg-type]
         )
         conn.session = session
+        self.open_connections += 1
         try:
             await self._read_loop(ws, conn, session, codec)
         finally:
+            self.open_connections -= 1
             conn.closing = True
             conn.pending = []
             await session.on_transport_closed()
