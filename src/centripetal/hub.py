@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from centripetal.core.fossil import create_delta
 from centripetal.engines.base import ClientInfo, Publication, StreamPosition
 from centripetal.protocol.codec import get_codec
@@ -78,10 +80,13 @@ class Subscriber:
         self.timer: Timer | None = None
 
 
+_raw_json = msgspec.json.Decoder(msgspec.Raw)
+
+
 class _Encodings:
     """Lazily built wire variants of one publication, shared by all subscribers."""
 
-    __slots__ = ("_delta_bytes", "_v", "channel", "prev", "pub")
+    __slots__ = ("_delta_bytes", "_json_ok", "_v", "channel", "prev", "pub")
 
     def __init__(self, channel: str, pub: Publication, prev: Publication | None) -> None:
         self.channel = channel
@@ -89,6 +94,19 @@ class _Encodings:
         self.prev = prev
         self._v: dict[int, bytes] = {}
         self._delta_bytes: bytes | None = None
+        self._json_ok: bool | None = None
+
+    def json_ok(self) -> bool:
+        """Can JSON clients receive the payload embedded? (P-08; else D-3506)."""
+        ok = self._json_ok
+        if ok is None:
+            try:
+                _raw_json.decode(self.pub.data)
+                ok = True
+            except msgspec.DecodeError:
+                ok = False
+            self._json_ok = ok
+        return ok
 
     def delta_payload(self) -> bytes | None:
         """The fossil delta against the previous publication, or None when not smaller."""
@@ -215,6 +233,9 @@ class Hub:
                         sub.delta_ready = True
                 else:
                     msg = enc.get(1)
+            elif not enc.json_ok():
+                session.disconnect(3506)  # non-JSON payload for a JSON client (P-08)
+                continue
             elif sub.delta:
                 if sub.delta_ready and use_delta and delta_base_ok and enc.delta_payload():
                     msg = enc.get(3)

@@ -361,3 +361,29 @@ async def test_registries_empty_after_200_connections() -> None:
     for ch in [f"c{i}" for i in range(20)] + [f"#{u}" for u in range(50)]:
         assert await node.presence_manager.presence(ch) == {}
     assert len(node.timers) == 0
+
+
+async def test_binary_payload_disconnects_json_subscriber_3506() -> None:
+    """D-3506: a protobuf client's non-JSON payload cannot reach a JSON client."""
+    node = make_node()
+    json_client = Client(node)
+    await json_client.connect(token())
+    await json_client.cmd(subscribe={"channel": "mix", "token": sub_token("mix")})
+    pb = Client(node, binary=True)
+    from centripetal.protocol import messages
+
+    await pb.session.handle_commands(
+        [messages.Command(id=1, connect=messages.ConnectRequest(token=token()))]
+    )
+    await pb.session.handle_commands(
+        [
+            messages.Command(
+                id=2, subscribe=messages.SubscribeRequest(channel="mix", token=sub_token("mix"))
+            ),
+            messages.Command(
+                id=3, publish=messages.PublishRequest(channel="mix", data=b"\x00\xffbinary")
+            ),
+        ]
+    )
+    assert json_client.sink.closed == (3506, "inappropriate protocol")
+    assert pb.sink.closed is None
