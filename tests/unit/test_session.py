@@ -6,9 +6,9 @@ import asyncio
 import json
 
 import pytest
+from session_harness import Client, make_node, now, sub_token, token
 
 from centripetal.engines.base import Publication, StreamPosition
-from session_harness import Client, make_node, now, sub_token, token
 
 
 async def test_connect_reply_fields_p30() -> None:
