@@ -26,6 +26,7 @@ import msgspec
 
 from centripetal.core.fossil import create_delta
 from centripetal.engines.base import ClientInfo, Publication, StreamPosition
+from centripetal.observability.metrics import NodeMetrics
 from centripetal.protocol.codec import get_codec
 
 json_codec = get_codec("json")
@@ -154,8 +155,9 @@ class _Encodings:
 class Hub:
     """Channel -> subscribers on this node, and fan-out of broker messages."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: NodeMetrics | None = None) -> None:
         self._channels: dict[str, dict[str, Subscriber]] = {}
+        self.metrics = metrics if metrics is not None else NodeMetrics()
 
     # -- index -----------------------------------------------------------------------------
 
@@ -207,6 +209,7 @@ class Hub:
         offset = pub.offset
         epoch = position.epoch
         insufficient: list[Subscriber] | None = None
+        delivered = 0
         for sub in list(subs.values()):
             if sub.buffer is not None:
                 sub.buffer.append((pub, position))
@@ -245,6 +248,8 @@ class Hub:
             else:
                 msg = enc.get(0)
             session.enqueue(msg)
+            delivered += 1
+        self.metrics.messages_sent["publication"] += delivered
         if insufficient:
             for sub in insufficient:
                 sub.session.on_insufficient_state(sub)
@@ -289,3 +294,4 @@ class Hub:
                 )
                 msg = cache[binary] = encode(channel, info)
             sub.session.enqueue(msg)
+            self.metrics.messages_sent["join" if join else "leave"] += 1

@@ -24,6 +24,8 @@ from centripetal.core.tokens import TokenVerifier
 from centripetal.engines import create_engine
 from centripetal.engines.base import ClientInfo, Publication, PublishOptions, StreamPosition
 from centripetal.hub import Hub, Subscriber
+from centripetal.observability import metrics
+from centripetal.observability.metrics import NodeMetrics
 from centripetal.timers import TimerQueue
 from centripetal.version import server_version
 
@@ -59,7 +61,8 @@ class Node:
             self.sub_verifier = self.verifier
         self.broker, self.presence_manager = create_engine(config)
         self.broker.set_event_handler(self)
-        self.hub = Hub()
+        self.metrics = NodeMetrics()
+        self.hub = Hub(self.metrics)
         self.timers = TimerQueue()
         self.sessions: dict[str, ClientSession] = {}
         self.users: dict[str, set[str]] = {}
@@ -73,6 +76,7 @@ class Node:
         self.rpc_proxy: hooks.RPCHook | None = None
         self.message_handler: Callable[[ClientSession, bytes], None] | None = None
         self.shutting_down = False
+        metrics.install(self)
 
     def http_session(self) -> aiohttp.ClientSession:
         """The node's pooled HTTP client (JWKS, proxies), created on first use."""
@@ -143,6 +147,20 @@ class Node:
     def num_subscriptions(self) -> int:
         return sum(len(s.subs) for s in self.sessions.values())
 
+    # Server API addition (API-21): this node's entry of the ``info`` method.
+    def info(self) -> dict[str, Any]:
+        """``{uid, name, version, num_clients, num_users, num_channels, uptime, num_subs}``."""
+        return {
+            "uid": self.uid,
+            "name": self.name,
+            "version": self.version,
+            "num_clients": len(self.sessions),
+            "num_users": len(self.users),
+            "num_channels": self.hub.num_channels(),
+            "uptime": max(int(time.time() - self.started_at), 0),
+            "num_subs": self.num_subscriptions(),
+        }
+
     # -- subscriptions -------------------------------------------------------------------------
 
     async def add_subscriber(self, sub: Subscriber) -> None:
@@ -178,6 +196,8 @@ class Node:
         skip_history: bool = False,
         idempotency_key: str = "",
         delta: bool = False,
+        version: int = 0,
+        version_epoch: str = "",
     ) -> tuple[StreamPosition, bool]:
         popts = self.publish_options(opts)
         if skip_history:
@@ -187,6 +207,8 @@ class Node:
         popts.tags = tags
         popts.idempotency_key = idempotency_key
         popts.use_delta = popts.use_delta or delta
+        popts.version = version  # API-10 (server API addition)
+        popts.version_epoch = version_epoch
         return await self.broker.publish(channel, data, popts)
 
     # -- BrokerEventHandler --------------------------------------------------------------------

@@ -50,6 +50,30 @@ MAX_TTL = 365 * 24 * 3600  # P-94: TTL reported to clients is capped at 365 days
 REFRESH_PROXY_RETRY = 60.0  # P-94: refresh proxy failure retried after 60 s
 
 
+_COMMAND_KINDS = (
+    "connect",
+    "subscribe",
+    "unsubscribe",
+    "publish",
+    "presence",
+    "presence_stats",
+    "history",
+    "rpc",
+    "send",
+    "refresh",
+    "sub_refresh",
+    "ping",
+)
+
+
+def _command_kind(cmd: messages.Command) -> str:
+    """The request carried by ``cmd`` (P-20 order), ``"pong"`` for an empty command."""
+    for kind in _COMMAND_KINDS:
+        if getattr(cmd, kind) is not None:
+            return kind
+    return "pong"
+
+
 class Sink(Protocol):
     """What a transport offers a session."""
 
@@ -124,6 +148,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         if self.state == CLOSED:
             return
         reason = reason or codes.disconnect_reason(code)
+        self.node.metrics.server_disconnects[code] += 1
         self.state = CLOSED
         self._cancel_timers()
         self.sink.close(code, reason)
@@ -140,12 +165,14 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
                 self.disconnect(exc.code, exc.reason)
                 return
             except CommandError as exc:
+                self.node.metrics.reply_errors[(_command_kind(cmd), exc.code)] += 1
                 self.send_error(cmd.id, exc)
             except Exception:
                 logger.exception("error handling command for client %s", self.client_id)
                 self.send_error(cmd.id, CommandError(100))
 
     async def _dispatch(self, cmd: messages.Command) -> None:
+        self.node.metrics.messages_received[_command_kind(cmd)] += 1
         if not cmd.id and cmd.send is None:
             self._handle_pong()  # P-21: id-less command without send is a pong
             return

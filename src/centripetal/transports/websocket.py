@@ -246,6 +246,7 @@ class WebSocketHandler:
         )
         conn.session = session
         self.open_connections += 1
+        self.node.metrics.connections_accepted += 1
         try:
             await self._read_loop(ws, conn, session, codec)
         finally:
