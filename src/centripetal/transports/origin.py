@@ -2,14 +2,13 @@
 
 Patterns are ``client.allowed_origins`` entries: exact origins, ``*`` for any, or ``*``
 wildcards inside (``https://*.example.com``), compared case-insensitively. A request without
-an ``Origin`` header is always allowed (not a browser). With an empty list only same-host
-browser origins are allowed.
+an ``Origin`` header is always allowed (not a browser). With an empty list every request that
+carries an ``Origin`` is refused, as Centrifugo does.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 
 class OriginChecker:
@@ -23,19 +22,15 @@ class OriginChecker:
         ]
         self._empty = not patterns
 
-    def allowed(self, origin: str | None, host: str | None) -> bool:
-        """True when a handshake with ``Origin: origin`` to ``Host: host`` may proceed."""
-        if origin is None:
+    def allowed(self, origin: str | None) -> bool:
+        """True when a handshake with ``Origin: origin`` may proceed."""
+        if not origin:  # absent or empty: not a browser request
             return True
         o = origin.strip().lower()
         if self._any:
             return True
         if self._empty:
-            try:
-                netloc = urlsplit(o).netloc
-            except ValueError:
-                return False
-            return bool(netloc) and host is not None and netloc == host.strip().lower()
+            return False
         if o in self._exact:
             return True
         return any(w.match(o) for w in self._wild)

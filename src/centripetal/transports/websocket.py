@@ -216,7 +216,9 @@ class WebSocketHandler:
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.Response(status=400, text="Bad Request")  # plain GET (TR-01)
-        if not self.origins.allowed(request.headers.get("Origin"), request.host):
+        origin = request.headers.get("Origin")
+        if not self.origins.allowed(origin):
+            logger.info("request Origin %r is not authorized (client.allowed_origins)", origin)
             return web.Response(status=403, text="request origin not allowed")
         if self.node.shutting_down:
             return web.Response(status=503, text="shutting down")
