@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from centripetal import proxy
+from centripetal.api import add_api_routes, api_app_for
 from centripetal.engines.base import EngineError
 from centripetal.node import Node
 from centripetal.transports.websocket import (
@@ -102,6 +104,9 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application | None]:
         main.router.add_get("/__test__/echo", _echo)
     if config.health.enabled:
         (internal or main).router.add_get(config.health.handler_prefix, _health)
+    api_app = api_app_for(main, internal, node)  # server API (API-01..API-09)
+    if api_app is not None:
+        add_api_routes(api_app, node)
     return main, internal
 
 
@@ -109,6 +114,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or cancellation), then shut down gracefully."""
     try:
         node = Node(config)
+        proxy.install(node)  # application-backend hooks (spec §4)
     except (ValueError, EngineError) as exc:  # bad key material, unavailable engine, ...
         logger.error("%s", exc)
         return 1

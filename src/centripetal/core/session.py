@@ -103,6 +103,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.binary: bool = codec.binary
         self.transport = transport
         self.headers = headers or {}
+        self.emulated_headers: dict[str, str] = {}  # ConnectRequest.headers (TR-15)
         self.emulation = emulation
         self.client_id = str(uuid.uuid4())
         self.state = NEW
@@ -236,7 +237,12 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             token_subs = dict(claims.subs) if claims.subs else dict.fromkeys(claims.channels)
             credentials = True
         elif node.connect_proxy is not None:
-            proxied = await node.connect_proxy(self, req)
+            self.emulated_headers = req.headers or {}
+            try:
+                proxied = await node.connect_proxy(self, req)
+            except CommandError:
+                self.state = FAILED  # P-22: a failed connect leaves the connection unusable
+                raise
             user, info, meta = proxied.user, proxied.info, proxied.meta
             expire_at = proxied.expire_at
             data = proxied.data or b""
@@ -283,6 +289,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
 
         self.user, self.conn_info, self.meta, self.expire_at = user, info, meta, expire_at
         self.name, self.version = req.name, req.version
+        self.emulated_headers = req.headers or {}
         self.token_channels = frozenset(token_subs)
         self.state = CONNECTED
         if self._stale_timer is not None:
@@ -428,7 +435,9 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             self._expire_timer = None
         if not self.expire_at:
             return
-        delay = self.expire_at - time.time() + self.node.config.client.expired_close_delay
+        delay = self.expire_at - time.time()
+        if self.node.refresh_proxy is None:  # client-side refresh gets a grace period (P-94)
+            delay += self.node.config.client.expired_close_delay
         self._expire_timer = self.node.timers.schedule(delay, self._check_expired)
 
     def _check_expired(self) -> None:

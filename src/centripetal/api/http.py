@@ -1,0 +1,172 @@
+"""HTTP endpoints of the server API on aiohttp (spec §3: API-01..API-09, TV-15, TV-16).
+
+* ``POST <http_api.handler_prefix>/<method>``: the body is the request object; the answer is
+  ``{"result": …}`` or ``{"error": …}`` with HTTP 200 (API-01, API-02). Undecodable JSON is
+  HTTP 400 ``Bad Request`` (API-05); other HTTP methods get 405 from the router.
+* ``POST <http_api.handler_prefix>``: the legacy newline-delimited format (API-03).
+* Every route checks the API key first (API-04): ``X-API-Key``, else ``Authorization: apikey``,
+  else ``?api_key=``; failures are HTTP 401 with an empty body.
+* Transport error mode (API-06): ``http_api.error_mode: transport`` or the request header
+  ``X-Centrifugo-Error-Mode: transport`` turns an error into an HTTP status.
+
+Routes are built once (one handler object per method, its decoder prepared); the publish path
+is one typed decode, one executor call and one small encode.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import TYPE_CHECKING
+
+import msgspec
+from aiohttp import web
+
+from centripetal.api.errors import ApiError, transport_status
+from centripetal.api.executor import METHODS, Executor, Method
+from centripetal.api.legacy import LegacyDecodeError, run_legacy
+
+if TYPE_CHECKING:
+    from centripetal.config.schema import HttpAPI
+    from centripetal.node import Node
+
+__all__ = ["ApiAuth", "add_api_routes"]
+
+logger = logging.getLogger("centripetal.api")
+
+ERROR_MODE_HEADER = "X-Centrifugo-Error-Mode"
+JSON = "application/json"
+_encode = msgspec.json.Encoder().encode
+EMPTY_RESULT = b'{"result":{}}'
+
+
+class ApiAuth:
+    """The API key check (API-04, S-5): constant-time comparison; the key is never logged."""
+
+    __slots__ = ("_insecure", "_key")
+
+    def __init__(self, cfg: HttpAPI) -> None:
+        self._key = cfg.key.encode()
+        self._insecure = cfg.insecure
+
+    def allowed(self, request: web.Request) -> bool:
+        if self._insecure:
+            return True
+        if not self._key:
+            return False
+        headers = request.headers
+        given = headers.get("X-API-Key")
+        if given is None:
+            auth = headers.get("Authorization")
+            if auth is not None:
+                scheme, _, value = auth.partition(" ")
+                if scheme.lower() == "apikey":
+                    given = value.strip()
+        if given is None:
+            given = request.query.get("api_key")
+        if not given:
+            return False
+        return hmac.compare_digest(given.encode(), self._key)
+
+
+def _unauthorized() -> web.Response:
+    return web.Response(status=401)
+
+
+def _bad_request() -> web.Response:
+    return web.Response(status=400, text="Bad Request")
+
+
+class _MethodHandler:
+    """``POST <prefix>/<method>`` for one method (API-01, API-02, API-05, API-06)."""
+
+    __slots__ = ("auth", "executor", "method", "transport_errors")
+
+    def __init__(self, method: Method, executor: Executor, auth: ApiAuth, cfg: HttpAPI) -> None:
+        self.method = method
+        self.executor = executor
+        self.auth = auth
+        self.transport_errors = cfg.error_mode == "transport"
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        if not self.auth.allowed(request):
+            return _unauthorized()
+        body = await request.read()
+        method = self.method
+        try:
+            req = method.decoder.decode(body)
+        except msgspec.DecodeError:
+            return _bad_request()
+        try:
+            result = await method.func(self.executor, req)
+        except ApiError as exc:
+            return self._error(request, exc)
+        except Exception:
+            logger.exception("server API %s failed", method.name)
+            return self._error(request, ApiError(100))
+        if method.name == "batch":  # API-23: no result wrapper
+            return web.Response(body=_encode(result), content_type=JSON)
+        encoded = _encode(result)
+        if encoded == b"{}":
+            return web.Response(body=EMPTY_RESULT, content_type=JSON)
+        return web.Response(body=b'{"result":' + encoded + b"}", content_type=JSON)
+
+    def _error(self, request: web.Request, exc: ApiError) -> web.Response:
+        err = {"code": exc.code, "message": exc.message}
+        if self.transport_errors or request.headers.get(ERROR_MODE_HEADER) == "transport":
+            return web.Response(
+                status=transport_status(exc.code), body=_encode(err), content_type=JSON
+            )
+        return web.Response(body=_encode({"error": err}), content_type=JSON)
+
+
+class _LegacyHandler:
+    """``POST <prefix>``: the legacy format (API-03)."""
+
+    __slots__ = ("auth", "executor", "node")
+
+    def __init__(self, node: Node, executor: Executor, auth: ApiAuth) -> None:
+        self.node = node
+        self.executor = executor
+        self.auth = auth
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        if not self.auth.allowed(request):
+            return _unauthorized()
+        if self.node.shutting_down:
+            return web.Response(status=503)
+        body = await request.read()
+        if not body.strip():
+            return _bad_request()
+        try:
+            out = await run_legacy(self.executor, body)
+        except LegacyDecodeError:
+            return _bad_request()
+        except Exception:
+            logger.exception("legacy server API request failed")
+            return web.Response(status=500, text="Internal Server Error")
+        return web.Response(body=out, content_type=JSON)
+
+
+def add_api_routes(app: web.Application, node: Node, executor: Executor | None = None) -> None:
+    """Register the server API on ``app`` under ``http_api.handler_prefix`` (API-01, API-03)."""
+    cfg = node.config.http_api
+    executor = executor or Executor(node)
+    auth = ApiAuth(cfg)
+    prefix = cfg.handler_prefix.rstrip("/")
+    for name, method in METHODS.items():
+        app.router.add_post(f"{prefix}/{name}", _MethodHandler(method, executor, auth, cfg))
+    app.router.add_post(prefix or "/", _LegacyHandler(node, executor, auth))
+
+
+def api_app_for(
+    main: web.Application, internal: web.Application | None, node: Node
+) -> web.Application | None:
+    """Which application serves the API (API-09): the internal one when the internal port is
+    set, unless ``http_api.external``; None when ``http_api.disabled``."""
+    cfg = node.config.http_api
+    if cfg.disabled:
+        return None
+    if internal is not None and not cfg.external:
+        return internal
+    return main

@@ -1,0 +1,90 @@
+"""The legacy server API body: ``POST /api`` with newline-delimited commands (API-03).
+
+Each line is ``{"id"?: n, "method": "publish" | 0, "params": {...}}``; ``method`` is the
+case-insensitive name or the legacy enum number. Replies are newline-delimited
+``{"id"?, "result"|"error"}`` in the same order. The HTTP side (empty body 400, shutdown 503)
+lives in ``api.http``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from centripetal.api import messages as m
+from centripetal.api.errors import ApiError
+from centripetal.api.executor import METHODS
+
+if TYPE_CHECKING:
+    from centripetal.api.executor import Executor
+
+__all__ = ["LEGACY_METHODS", "LegacyDecodeError", "run_legacy"]
+
+LEGACY_METHODS: dict[int, str] = {
+    0: "publish",
+    1: "broadcast",
+    2: "unsubscribe",
+    3: "disconnect",
+    4: "presence",
+    5: "presence_stats",
+    6: "history",
+    7: "history_remove",
+    8: "channels",
+    9: "info",
+    10: "rpc",
+    11: "subscribe",
+    12: "refresh",
+}
+"""Legacy ``MethodType`` enum values routed in OSS (API-03); other numbers answer 104."""
+
+_decoder = msgspec.json.Decoder(m.LegacyCommand)
+_encoder = msgspec.json.Encoder()
+
+
+class LegacyDecodeError(ValueError):
+    """A line is not a JSON command object: the whole request is HTTP 400."""
+
+
+def parse_commands(body: bytes) -> list[m.LegacyCommand]:
+    """Split and decode the body; blank lines are skipped."""
+    commands: list[m.LegacyCommand] = []
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            commands.append(_decoder.decode(line))
+        except msgspec.DecodeError as exc:
+            raise LegacyDecodeError(str(exc)) from None
+    return commands
+
+
+def method_name(method: str | int) -> str | None:
+    """The method a legacy command names, or None (104)."""
+    if isinstance(method, int):
+        return LEGACY_METHODS.get(method)
+    name = method.lower()
+    return name if name in METHODS and name != "batch" else None
+
+
+async def run_command(executor: Executor, cmd: m.LegacyCommand) -> dict[str, Any]:
+    reply: dict[str, Any] = {"id": cmd.id} if cmd.id else {}
+    name = method_name(cmd.method)
+    try:
+        if name is None:
+            raise ApiError(104)
+        params = bytes(cmd.params) if name != "info" else b"{}"
+        reply["result"] = await METHODS[name].call(executor, params or b"null")
+    except ApiError as exc:
+        reply["error"] = m.ErrorOut(exc.code, exc.message)
+    return reply
+
+
+async def run_legacy(executor: Executor, body: bytes) -> bytes:
+    """Run every command of ``body`` in order; the newline-delimited reply body.
+
+    Raises ``LegacyDecodeError`` when a line is not a command object.
+    """
+    commands = parse_commands(body)
+    replies = [_encoder.encode(await run_command(executor, cmd)) for cmd in commands]
+    return b"\n".join(replies)

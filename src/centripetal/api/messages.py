@@ -1,0 +1,310 @@
+"""Typed requests and results of the server HTTP API (spec §3: API-08, API-10..API-23).
+
+Field names follow the API schema (``centrifugo-api.swagger.json``). ``data`` and ``info`` are
+raw embedded JSON (``msgspec.Raw``); ``b64data``/``b64info`` carry standard base64 and take
+precedence (API-08). Results encode with ``omit_defaults``: fields without a default are always
+emitted (API-17, API-18, API-21), the others only when set, as Centrifugo's omitempty does.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = [
+    "EMPTY_RAW",
+    "NULL_RAW",
+    "BatchRequest",
+    "BoolValue",
+    "BroadcastRequest",
+    "BroadcastResult",
+    "ChannelInfo",
+    "ChannelsRequest",
+    "ChannelsResult",
+    "ClientInfoOut",
+    "DisconnectRequest",
+    "DisconnectSpec",
+    "EmptyRequest",
+    "EmptyResult",
+    "ErrorOut",
+    "HistoryRemoveRequest",
+    "HistoryRequest",
+    "HistoryResult",
+    "InfoResult",
+    "LegacyCommand",
+    "NodeResult",
+    "PositionIn",
+    "PresenceRequest",
+    "PresenceResult",
+    "PresenceStatsRequest",
+    "PresenceStatsResult",
+    "PublicationOut",
+    "PublishRequest",
+    "PublishResponse",
+    "PublishResult",
+    "RPCRequest",
+    "RefreshRequest",
+    "SubscribeOverride",
+    "SubscribeRequest",
+    "UnsubscribeRequest",
+]
+
+EMPTY_RAW = msgspec.Raw(b"")
+NULL_RAW = msgspec.Raw(b"null")
+
+
+class _Req(msgspec.Struct, kw_only=True):
+    """Requests ignore unknown fields, as Centrifugo's decoder does."""
+
+
+class _Out(msgspec.Struct, kw_only=True, omit_defaults=True):
+    pass
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class PositionIn(_Req):
+    """``StreamPosition`` (``since``, ``recover_since``)."""
+
+    offset: int = 0
+    epoch: str = ""
+
+
+class BoolValue(_Req):
+    value: bool = False
+
+
+class SubscribeOverride(_Req):
+    """``SubscribeOptionOverride`` of API-12: each option wrapped as ``{"value": bool}``."""
+
+    presence: BoolValue | None = None
+    join_leave: BoolValue | None = None
+    force_recovery: BoolValue | None = None
+    force_positioning: BoolValue | None = None
+    force_push_join_leave: BoolValue | None = None
+
+
+class DisconnectSpec(_Req):
+    code: int = 0
+    reason: str = ""
+
+
+class PublishRequest(_Req):
+    """API-10."""
+
+    channel: str = ""
+    data: msgspec.Raw = EMPTY_RAW
+    b64data: str = ""
+    skip_history: bool = False
+    tags: dict[str, str] | None = None
+    idempotency_key: str = ""
+    delta: bool = False
+    version: int = 0
+    version_epoch: str = ""
+
+
+class BroadcastRequest(_Req):
+    """API-11."""
+
+    channels: list[str] = []
+    data: msgspec.Raw = EMPTY_RAW
+    b64data: str = ""
+    skip_history: bool = False
+    tags: dict[str, str] | None = None
+    idempotency_key: str = ""
+    delta: bool = False
+    version: int = 0
+    version_epoch: str = ""
+
+
+class SubscribeRequest(_Req):
+    """API-12."""
+
+    channel: str = ""
+    user: str = ""
+    expire_at: int = 0
+    info: msgspec.Raw = EMPTY_RAW
+    b64info: str = ""
+    client: str = ""
+    data: msgspec.Raw = EMPTY_RAW
+    b64data: str = ""
+    recover_since: PositionIn | None = None
+    override: SubscribeOverride | None = None
+    session: str = ""
+
+
+class UnsubscribeRequest(_Req):
+    """API-13."""
+
+    channel: str = ""
+    user: str = ""
+    client: str = ""
+    session: str = ""
+
+
+class DisconnectRequest(_Req):
+    """API-14."""
+
+    user: str = ""
+    disconnect: DisconnectSpec | None = None
+    client: str = ""
+    whitelist: list[str] = []
+    session: str = ""
+
+
+class RefreshRequest(_Req):
+    """API-15."""
+
+    user: str = ""
+    client: str = ""
+    expired: bool = False
+    expire_at: int = 0
+    info: msgspec.Raw = EMPTY_RAW
+    session: str = ""
+
+
+class PresenceRequest(_Req):
+    """API-16."""
+
+    channel: str = ""
+
+
+class PresenceStatsRequest(_Req):
+    """API-17."""
+
+    channel: str = ""
+
+
+class HistoryRequest(_Req):
+    """API-18."""
+
+    channel: str = ""
+    limit: int = 0
+    since: PositionIn | None = None
+    reverse: bool = False
+
+
+class HistoryRemoveRequest(_Req):
+    """API-19."""
+
+    channel: str = ""
+
+
+class ChannelsRequest(_Req):
+    """API-20."""
+
+    pattern: str = ""
+
+
+class EmptyRequest(_Req):
+    """API-21 ``info``."""
+
+
+class RPCRequest(_Req):
+    """API-22."""
+
+    method: str = ""
+    params: msgspec.Raw = EMPTY_RAW
+
+
+class BatchRequest(_Req):
+    """API-23: each command is an object keyed by method name; ``null`` is allowed (107)."""
+
+    commands: list[dict[str, msgspec.Raw] | None] = []
+    parallel: bool = False
+
+
+class LegacyCommand(_Req):
+    """API-03: one line of the legacy ``POST /api`` body."""
+
+    id: int = 0
+    method: str | int = 0
+    params: msgspec.Raw = EMPTY_RAW
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+class ErrorOut(msgspec.Struct):
+    code: int
+    message: str
+
+
+class EmptyResult(_Out):
+    """``{}`` (subscribe, unsubscribe, disconnect, refresh, history_remove)."""
+
+
+class PublishResult(_Out):
+    """API-10: ``offset``/``epoch`` only when the channel keeps history."""
+
+    offset: int = 0
+    epoch: str = ""
+
+
+class PublishResponse(_Out):
+    """One entry of broadcast ``responses`` (API-11)."""
+
+    error: ErrorOut | None = None
+    result: PublishResult | None = None
+
+
+class BroadcastResult(_Out):
+    responses: list[PublishResponse]
+
+
+class ClientInfoOut(_Out):
+    """API-16 presence entry / publication ``info``."""
+
+    client: str
+    user: str
+    conn_info: msgspec.Raw | None = None
+    chan_info: msgspec.Raw | None = None
+
+
+class PresenceResult(_Out):
+    presence: dict[str, ClientInfoOut]
+
+
+class PresenceStatsResult(_Out):
+    num_clients: int
+    num_users: int
+
+
+class PublicationOut(_Out):
+    """API-18 publication: ``{data, info?, offset, tags?}``."""
+
+    data: msgspec.Raw
+    offset: int
+    info: ClientInfoOut | None = None
+    tags: dict[str, str] | None = None
+
+
+class HistoryResult(_Out):
+    publications: list[PublicationOut]
+    epoch: str
+    offset: int
+
+
+class ChannelInfo(_Out):
+    num_clients: int
+
+
+class ChannelsResult(_Out):
+    channels: dict[str, ChannelInfo]
+
+
+class NodeResult(_Out):
+    """API-21 / API-33 ``NodeResult``."""
+
+    uid: str
+    name: str
+    version: str
+    num_clients: int
+    num_users: int
+    num_channels: int
+    uptime: int
+    num_subs: int
+
+
+class InfoResult(_Out):
+    nodes: list[NodeResult]

@@ -1,0 +1,131 @@
+"""HTTP transport of one proxy object (spec PX-03, reliability R-11).
+
+One ``HTTPCaller`` per configured proxy object: POST to its endpoint through the node's
+pooled ``aiohttp.ClientSession``, at most ``MAX_IN_FLIGHT`` requests at once, the whole call
+(queueing included) bounded by the proxy's ``timeout``. A non-200 status is an error unless
+mapped by ``http.status_to_code_transforms``. Every fault - timeout, refused connection,
+unexpected status, unreadable body - raises error 100 (temporary): fail closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from centripetal.core.errors import CommandError, DisconnectRequest
+from centripetal.proxy.reply import internal_error
+
+if TYPE_CHECKING:
+    from multidict import CIMultiDict
+
+    from centripetal.config.schema import ProxyEndpoint
+
+__all__ = ["MAX_IN_FLIGHT", "HTTPCaller", "StatusTransform", "parse_transforms"]
+
+logger = logging.getLogger("centripetal.proxy")
+
+MAX_IN_FLIGHT = 256  # concurrent requests per proxy object
+
+
+@dataclass(frozen=True, slots=True)
+class StatusTransform:
+    """One ``http.status_to_code_transforms`` entry (PX-03)."""
+
+    status_code: int
+    error: CommandError | None = None
+    disconnect: DisconnectRequest | None = None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse_transforms(raw: list[dict[str, object]]) -> dict[int, StatusTransform]:
+    """Parse ``[{status_code, to_error:{code,message,temporary}, to_disconnect:{code,reason}}]``;
+    an entry without a positive code is ignored, the first entry of a status wins."""
+    out: dict[int, StatusTransform] = {}
+    for item in raw:
+        status = _int(item.get("status_code"))
+        to_error = item.get("to_error")
+        to_disconnect = item.get("to_disconnect")
+        error = disconnect = None
+        if isinstance(to_error, dict) and _int(to_error.get("code")) > 0:
+            error = CommandError(
+                _int(to_error["code"]),
+                str(to_error.get("message") or ""),
+                temporary=bool(to_error.get("temporary", False)),
+            )
+        elif isinstance(to_disconnect, dict) and _int(to_disconnect.get("code")) > 0:
+            disconnect = DisconnectRequest(
+                _int(to_disconnect["code"]), str(to_disconnect.get("reason") or "")
+            )
+        if status > 0 and (error or disconnect) and status not in out:
+            out[status] = StatusTransform(status, error, disconnect)
+    return out
+
+
+class HTTPCaller:
+    """POSTs request bodies to one proxy endpoint; returns the 200 body."""
+
+    def __init__(
+        self,
+        kind: str,
+        endpoint: ProxyEndpoint,
+        session: Callable[[], aiohttp.ClientSession],
+        *,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        self.kind = kind
+        self.endpoint = endpoint
+        self.url = endpoint.endpoint
+        self.timeout = endpoint.timeout if endpoint.timeout > 0 else 1.0
+        self._session = session
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._transforms = parse_transforms(endpoint.http.status_to_code_transforms)
+
+    async def post(self, body: bytes, headers: CIMultiDict[str], client_id: str) -> bytes:
+        """One proxy call. Raises ``CommandError``/``DisconnectRequest`` from a status
+        transform, else ``CommandError(100)`` on any fault (R-11)."""
+        try:
+            async with (
+                asyncio.timeout(self.timeout),
+                self._slots,
+                self._session().post(
+                    self.url, data=body, headers=headers, allow_redirects=False
+                ) as resp,
+            ):
+                if resp.status != 200:
+                    self._status_fault(resp.status, client_id)
+                return await resp.read()
+        except (CommandError, DisconnectRequest):
+            raise
+        except TimeoutError:
+            reason = f"timeout after {self.timeout:g}s"
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        logger.error(
+            "error proxying %s to %s for client %s: %s", self.kind, self.url, client_id, reason
+        )
+        raise internal_error()
+
+    def _status_fault(self, status: int, client_id: str) -> None:
+        transform = self._transforms.get(status)
+        if transform is not None:
+            if transform.error is not None:
+                err = transform.error
+                raise CommandError(err.code, err.message, temporary=err.temporary)
+            if transform.disconnect is not None:
+                raise DisconnectRequest(transform.disconnect.code, transform.disconnect.reason)
+        logger.error(
+            "error proxying %s to %s for client %s: unexpected HTTP status %d",
+            self.kind,
+            self.url,
+            client_id,
+            status,
+        )
+        raise internal_error()
