@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from centripetal.core.fossil import create_delta
+from centripetal.core.tags_filter import matches as tags_matches
 from centripetal.engines.base import ClientInfo, Publication, StreamPosition
 from centripetal.observability.metrics import NodeMetrics
 from centripetal.protocol.codec import get_codec
@@ -35,6 +36,7 @@ protobuf_codec = get_codec("protobuf")
 if TYPE_CHECKING:
     from centripetal.config.schema import ChannelOptions
     from centripetal.core.session import ClientSession
+    from centripetal.protocol.messages import FilterNode
     from centripetal.timers import Timer
 
 
@@ -58,6 +60,7 @@ class Subscriber:
         "recoverable",
         "server_side",
         "session",
+        "tags_filter",
         "timer",
     )
 
@@ -79,6 +82,7 @@ class Subscriber:
         self.chan_info: bytes | None = None
         self.buffer: list[tuple[Publication, StreamPosition]] | None = None
         self.timer: Timer | None = None
+        self.tags_filter: FilterNode | None = None  # HR-14
 
 
 _raw_json = msgspec.json.Decoder(msgspec.Raw)
@@ -226,6 +230,8 @@ class Hub:
                     continue  # stale duplicate (HR-03)
                 delta_base_ok = prev_pub is not None and prev_pub.offset == last
                 sub.last_offset = offset
+            if sub.tags_filter is not None and not tags_matches(sub.tags_filter, pub.tags):
+                continue  # filtered out; positioning already accounted for it (HR-14)
             session = sub.session
             if session.binary:
                 if sub.delta:
@@ -265,6 +271,8 @@ class Hub:
             if offset <= sub.last_offset:
                 return
             sub.last_offset = offset
+        if sub.tags_filter is not None and not tags_matches(sub.tags_filter, pub.tags):
+            return
         enc = _Encodings(sub.channel, pub, None)
         msg = enc.get(1) if sub.session.binary else enc.get(2 if sub.delta else 0)
         sub.delta_ready = True

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from centripetal.core import tags_filter
 from centripetal.core.channels import UnknownNamespaceError
 from centripetal.core.errors import CommandError, DisconnectRequest
 from centripetal.core.permissions import SubscribeAccess, subscribe_access, subscribe_opt_ins
@@ -101,9 +102,22 @@ class SubscribingMixin:
             raise CommandError(102) from None
         if not rules.valid_name(channel, opts):
             raise CommandError(107)
+        if req.tf is not None:  # HR-14: only where allowed, and well-formed
+            if not opts.allow_tags_filter:
+                raise CommandError(107)
+            try:
+                tags_filter.validate(req.tf)
+            except tags_filter.FilterError:
+                raise CommandError(107) from None
         insecure = cfg.client.insecure
         access = subscribe_access(
-            rules, opts, channel, self.user, has_token=bool(req.token), insecure=insecure
+            rules,
+            opts,
+            channel,
+            self.user,
+            has_token=bool(req.token),
+            insecure=insecure,
+            sub_type=req.type,
         )
         chan_info: bytes | None = None
         data: bytes = b""
@@ -160,10 +174,12 @@ class SubscribingMixin:
             subscribed_via_proxy=via_proxy,
         )
         self._apply_options(sub, opts, override, positioned, recoverable, push_join_leave)
+        sub.tags_filter = req.tf
         sub.delta = bool(
             req.delta == "fossil"
             and "fossil" in opts.allowed_delta_types
             and (sub.positioned or sub.recoverable)
+            and req.tf is None  # filtering and delta exclude each other
         )
         result = await self.attach(
             sub,
@@ -350,8 +366,11 @@ class SubscribingMixin:
                 raise DisconnectRequest(3010)
             result.recovered = True
             result.offset = since.offset if since else 0
+            flt = sub.tags_filter
             result.publications = [
-                to_wire_publication(p, as_json_string=sub.delta and not self.binary) for p in merged
+                to_wire_publication(p, as_json_string=sub.delta and not self.binary)
+                for p in merged
+                if flt is None or tags_filter.matches(flt, p.tags)
             ]
             sub.last_offset = merged[-1].offset if merged else top.offset
             sub.delta_ready = bool(merged)
@@ -408,8 +427,9 @@ class SubscribingMixin:
         sub = self.subs.get(channel)
         if sub is None:
             return
-        if sub.server_side:
-            self.disconnect(3010 if code == 2500 else 3006 if code == 2501 else 3011)
+        if sub.server_side and code in (2500, 2501):
+            # a server-side subscription cannot resubscribe on its own: reconnect (HR-03, P-95)
+            self.disconnect(3010 if code == 2500 else 3006)
             return
         reason = reason or codes.unsubscribe_reason(code)
         self.enqueue(self.codec.encode_unsubscribe_push(channel, code, reason))
