@@ -20,6 +20,7 @@ from centripetal import proxy
 from centripetal.api import add_api_routes, api_app_for
 from centripetal.engines.base import EngineError
 from centripetal.node import Node
+from centripetal.observability import metrics
 from centripetal.transports.websocket import (
     CLOSE_TIMEOUT,
     WebSocketHandler,
@@ -65,6 +66,12 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
+async def _metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition (SV-05)."""
+    body = metrics.exposition(request.app[NODE_KEY])
+    return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+
+
 async def _echo(request: web.Request) -> web.StreamResponse:
     """Test-only echo over the same WebSocket settings (Autobahn conformance, WS-1)."""
     node = request.app[NODE_KEY]
@@ -104,6 +111,8 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application | None]:
         main.router.add_get("/__test__/echo", _echo)
     if config.health.enabled:
         (internal or main).router.add_get(config.health.handler_prefix, _health)
+    if config.prometheus.enabled:
+        (internal or main).router.add_get(config.prometheus.handler_prefix, _metrics)
     api_app = api_app_for(main, internal, node)  # server API (API-01..API-09)
     if api_app is not None:
         add_api_routes(api_app, node)

@@ -151,3 +151,43 @@ async def test_connection_rate_limit_answers_503(server_factory: ServerFactory) 
     assert statuses.count(101) <= 4 and 503 in statuses
     for ws in opened:
         await ws.close()
+
+
+async def test_metrics_and_health_on_internal_port(server_factory: ServerFactory) -> None:
+    """SV-05, SV-06, API-09: /metrics and /health served on the internal port only."""
+    from support.ports import free_port
+
+    internal = free_port()
+    server = server_factory(
+        {
+            "client": {"insecure": True},
+            "http_server": {"internal_port": internal},
+            "prometheus": {"enabled": True},
+            "health": {"enabled": True},
+            "http_api": {"insecure": True},
+        }
+    )
+    ws = await _connected(server.ws_url())
+    loop = asyncio.get_running_loop()
+    base = f"http://127.0.0.1:{internal}"
+
+    def get(url: str) -> tuple[int, bytes]:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, b""
+
+    status, body = await loop.run_in_executor(None, get, base + "/health")
+    assert (status, body) == (200, b"{}")
+    status, body = await loop.run_in_executor(None, get, base + "/metrics")
+    assert status == 200
+    text = body.decode()
+    assert "centrifugo_node_num_clients 1.0" in text
+    assert 'centrifugo_node_messages_received_count_total{type="connect"} 1.0' in text
+    status, _ = await loop.run_in_executor(None, get, server.http_url + "/metrics")
+    assert status == 404
+    await ws.close()

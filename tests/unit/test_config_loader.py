@@ -301,3 +301,23 @@ def test_v2_history_lifetime_seconds(tmp_path: Path) -> None:
     text = '{"port": 1, "namespaces": [{"name": "n1", "history_size": 3, "history_lifetime": 60}]}'
     ns = load_config(write(tmp_path, "c.json", text), {}, {}).config.channel.namespaces[0]
     assert (ns.history_size, ns.history_ttl, ns.allow_history_for_subscriber) == (3, 60.0, True)
+
+
+def test_partial_sections_keep_their_default_prefixes() -> None:
+    """A section given with only ``enabled`` keeps its default handler prefix (SV-05, SV-06)."""
+    from centripetal.config import config_from_mapping
+
+    c = config_from_mapping(
+        {
+            "prometheus": {"enabled": True},
+            "health": {"enabled": True},
+            "uni_websocket": {"enabled": True},
+            "uni_sse": {"enabled": True},
+            "http_stream": {"enabled": True},
+        }
+    )
+    assert c.prometheus.handler_prefix == "/metrics"
+    assert c.health.handler_prefix == "/health"
+    assert c.uni_websocket.handler_prefix == "/connection/uni_websocket"
+    assert c.uni_sse.handler_prefix == "/connection/uni_sse"
+    assert c.http_stream.handler_prefix == "/connection/http_stream"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -97,13 +98,18 @@ class _MethodHandler:
             req = method.decoder.decode(body)
         except msgspec.DecodeError:
             return _bad_request()
+        started = time.perf_counter()
+        metrics = self.executor.node.metrics
         try:
             result = await method.func(self.executor, req)
         except ApiError as exc:
+            metrics.observe_api(method.name, time.perf_counter() - started, exc.code)
             return self._error(request, exc)
         except Exception:
             logger.exception("server API %s failed", method.name)
+            metrics.observe_api(method.name, time.perf_counter() - started, 100)
             return self._error(request, ApiError(100))
+        metrics.observe_api(method.name, time.perf_counter() - started)
         if method.name == "batch":  # API-23: no result wrapper
             return web.Response(body=_encode(result), content_type=JSON)
         encoded = _encode(result)

@@ -304,6 +304,8 @@ class StreamTransport(_S):
 class UniWebSocket(StreamTransport):
     """``uni_websocket`` section (CFG-158..CFG-168)."""
 
+    handler_prefix: str = "/connection/uni_websocket"
+
     compression: bool = False
     compression_min_size: int = 0
     compression_level: int = 1
@@ -428,12 +430,40 @@ class PresenceManagerSection(_S):
     redis: RedisEngine = msgspec.field(default_factory=RedisEngine)
 
 
-def _ep(prefix: str) -> Endpoint:
-    return Endpoint(handler_prefix=prefix)
+class HTTPStream(StreamTransport):
+    handler_prefix: str = "/connection/http_stream"
 
 
-def _st(prefix: str) -> StreamTransport:
-    return StreamTransport(handler_prefix=prefix)
+class SSE(StreamTransport):
+    handler_prefix: str = "/connection/sse"
+
+
+class UniSSE(StreamTransport):
+    handler_prefix: str = "/connection/uni_sse"
+
+
+class UniHTTPStream(StreamTransport):
+    handler_prefix: str = "/connection/uni_http_stream"
+
+
+class Init(Endpoint):
+    handler_prefix: str = "/connection/init"
+
+
+class Health(Endpoint):
+    handler_prefix: str = "/health"
+
+
+class Prometheus(Endpoint):
+    handler_prefix: str = "/metrics"
+
+
+class Debug(Endpoint):
+    handler_prefix: str = "/debug/pprof"
+
+
+class Swagger(Endpoint):
+    handler_prefix: str = "/swagger"
 
 
 class Emulation(_S):
@@ -455,24 +485,18 @@ class Config(_S):
     proxies: list[NamedProxy] = []
     http_api: HttpAPI = msgspec.field(default_factory=HttpAPI)
     websocket: WebSocket = msgspec.field(default_factory=WebSocket)
-    http_stream: StreamTransport = msgspec.field(
-        default_factory=lambda: _st("/connection/http_stream")
-    )
-    sse: StreamTransport = msgspec.field(default_factory=lambda: _st("/connection/sse"))
+    http_stream: HTTPStream = msgspec.field(default_factory=HTTPStream)
+    sse: SSE = msgspec.field(default_factory=SSE)
     emulation: Emulation = msgspec.field(default_factory=Emulation)
-    uni_websocket: UniWebSocket = msgspec.field(
-        default_factory=lambda: UniWebSocket(handler_prefix="/connection/uni_websocket")
-    )
-    uni_sse: StreamTransport = msgspec.field(default_factory=lambda: _st("/connection/uni_sse"))
-    uni_http_stream: StreamTransport = msgspec.field(
-        default_factory=lambda: _st("/connection/uni_http_stream")
-    )
-    init: Endpoint = msgspec.field(default_factory=lambda: _ep("/connection/init"))
-    health: Endpoint = msgspec.field(default_factory=lambda: _ep("/health"))
-    prometheus: Endpoint = msgspec.field(default_factory=lambda: _ep("/metrics"))
+    uni_websocket: UniWebSocket = msgspec.field(default_factory=UniWebSocket)
+    uni_sse: UniSSE = msgspec.field(default_factory=UniSSE)
+    uni_http_stream: UniHTTPStream = msgspec.field(default_factory=UniHTTPStream)
+    init: Init = msgspec.field(default_factory=Init)
+    health: Health = msgspec.field(default_factory=Health)
+    prometheus: Prometheus = msgspec.field(default_factory=Prometheus)
     admin: dict[str, object] = {}
-    debug: Endpoint = msgspec.field(default_factory=lambda: _ep("/debug/pprof"))
-    swagger: Endpoint = msgspec.field(default_factory=lambda: _ep("/swagger"))
+    debug: Debug = msgspec.field(default_factory=Debug)
+    swagger: Swagger = msgspec.field(default_factory=Swagger)
     node: Node = msgspec.field(default_factory=Node)
     shutdown: Shutdown = msgspec.field(default_factory=Shutdown)
     pid_file: str = ""

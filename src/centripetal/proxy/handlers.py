@@ -44,7 +44,9 @@ class ProxyHooks:
         """The caller of one proxy object (shared by every event using that object)."""
         caller = self._callers.get(id(ep))
         if caller is None:
-            caller = self._callers[id(ep)] = HTTPCaller(kind, ep, self.node.http_session)
+            caller = self._callers[id(ep)] = HTTPCaller(
+                kind, ep, self.node.http_session, metrics=self.node.metrics
+            )
         return caller
 
     def _emulated_headers(self, session: ClientSession) -> Mapping[str, str]:

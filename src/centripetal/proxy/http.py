@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from multidict import CIMultiDict
 
     from centripetal.config.schema import ProxyEndpoint
+    from centripetal.observability.metrics import NodeMetrics
 
 __all__ = ["MAX_IN_FLIGHT", "HTTPCaller", "StatusTransform", "parse_transforms"]
 
@@ -79,8 +81,10 @@ class HTTPCaller:
         session: Callable[[], aiohttp.ClientSession],
         *,
         max_in_flight: int = MAX_IN_FLIGHT,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.kind = kind
+        self.metrics = metrics
         self.endpoint = endpoint
         self.url = endpoint.endpoint
         self.timeout = endpoint.timeout if endpoint.timeout > 0 else 1.0
@@ -91,6 +95,17 @@ class HTTPCaller:
     async def post(self, body: bytes, headers: CIMultiDict[str], client_id: str) -> bytes:
         """One proxy call. Raises ``CommandError``/``DisconnectRequest`` from a status
         transform, else ``CommandError(100)`` on any fault (R-11)."""
+        started = time.perf_counter()
+        failed = True
+        try:
+            result = await self._post(body, headers, client_id)
+            failed = False
+            return result
+        finally:
+            if self.metrics is not None:
+                self.metrics.observe_proxy(self.kind, time.perf_counter() - started, failed=failed)
+
+    async def _post(self, body: bytes, headers: CIMultiDict[str], client_id: str) -> bytes:
         try:
             async with (
                 asyncio.timeout(self.timeout),
