@@ -13,6 +13,8 @@ from centripetal.protocol import json_codec as jc
 from centripetal.protocol import messages as m
 from centripetal.protocol.codec import DecodeError, get_codec
 
+JSON = jc.JSON_CODEC
+
 
 def parse(data: bytes) -> Any:
     return json.loads(data)
@@ -378,19 +380,19 @@ def test_tv08_pushes() -> None:
     assert parse(jc.encode_leave_push("ch", info)) == {
         "push": {"channel": "ch", "leave": {"info": {"user": "42", "client": "abc"}}}
     }
-    assert jc.encode_unsubscribe_push("ch", 2000, "server unsubscribe") == (
+    assert JSON.encode_unsubscribe_push("ch", 2000, "server unsubscribe") == (
         b'{"push":{"channel":"ch","unsubscribe":{"code":2000,"reason":"server unsubscribe"}}}'
     )
-    assert jc.encode_subscribe_push("news") == b'{"push":{"channel":"news","subscribe":{}}}'
-    assert jc.encode_refresh_push(True, 600) == b'{"push":{"refresh":{"expires":true,"ttl":600}}}'
-    assert jc.encode_disconnect_push(3001, "shutdown") == (
+    assert JSON.encode_subscribe_push("news") == b'{"push":{"channel":"news","subscribe":{}}}'
+    assert JSON.encode_refresh_push(True, 600) == b'{"push":{"refresh":{"expires":true,"ttl":600}}}'
+    assert JSON.encode_disconnect_push(3001, "shutdown") == (
         b'{"push":{"disconnect":{"code":3001,"reason":"shutdown"}}}'
     )
-    assert jc.encode_message_push(b'{"m":1}') == b'{"push":{"message":{"data":{"m":1}}}}'
+    assert JSON.encode_message_push(b'{"m":1}') == b'{"push":{"message":{"data":{"m":1}}}}'
 
 
 def test_subscribe_push_with_position_p46() -> None:
-    out = jc.encode_subscribe_push("news", True, "ep", 3, True, b'{"d":1}')
+    out = JSON.encode_subscribe_push("news", True, "ep", 3, True, b'{"d":1}')
     assert parse(out) == {
         "push": {
             "channel": "news",

@@ -12,6 +12,8 @@ from centripetal.protocol import messages as m
 from centripetal.protocol import protobuf_codec as pc
 from centripetal.protocol.codec import DecodeError, get_codec
 
+PB = pc.PROTOBUF_CODEC
+
 
 def test_tv10_connect_command_bytes() -> None:
     frame = pc.frame_one(pc.encode_command(m.Command(id=1, connect=m.ConnectRequest(token="t"))))
@@ -210,16 +212,22 @@ def test_join_leave_pushes_match_generated_p43() -> None:
 def test_other_pushes_decode_back() -> None:
     cases = [
         (
-            pc.encode_unsubscribe_push("ch", 2500, "insufficient state"),
+            PB.encode_unsubscribe_push("ch", 2500, "insufficient state"),
             m.Push(channel="ch", unsubscribe=m.Unsubscribe(code=2500, reason="insufficient state")),
         ),
-        (pc.encode_subscribe_push("news"), m.Push(channel="news", subscribe=m.Subscribe())),
-        (pc.encode_refresh_push(True, 600), m.Push(refresh=m.Refresh(expires=True, ttl=600))),
         (
-            pc.encode_disconnect_push(3001, "shutdown"),
+            PB.encode_subscribe_push("news"),
+            m.Push(channel="news", subscribe=m.Subscribe()),
+        ),
+        (
+            PB.encode_refresh_push(True, 600),
+            m.Push(refresh=m.Refresh(expires=True, ttl=600)),
+        ),
+        (
+            PB.encode_disconnect_push(3001, "shutdown"),
             m.Push(disconnect=m.Disconnect(code=3001, reason="shutdown")),
         ),
-        (pc.encode_message_push(b"\x01"), m.Push(message=m.Message(data=b"\x01"))),
+        (PB.encode_message_push(b"\x01"), m.Push(message=m.Message(data=b"\x01"))),
     ]
     for raw, push in cases:
         assert pc.decode_replies(pc.frame_one(raw)) == [m.Reply(push=push)]

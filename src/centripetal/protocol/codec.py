@@ -12,9 +12,18 @@ from typing import Protocol
 
 from centripetal.engines.base import ClientInfo
 from centripetal.protocol.codes import DecodeError
-from centripetal.protocol.messages import Command, Reply
+from centripetal.protocol.messages import (
+    Command,
+    Disconnect,
+    Message,
+    Push,
+    Refresh,
+    Reply,
+    Subscribe,
+    Unsubscribe,
+)
 
-__all__ = ["Codec", "DecodeError", "get_codec"]
+__all__ = ["Codec", "DecodeError", "PushEncoders", "get_codec"]
 
 
 class Codec(Protocol):
@@ -72,6 +81,47 @@ class Codec(Protocol):
     def encode_refresh_push(self, expires: bool, ttl: int) -> bytes: ...
 
     def encode_message_push(self, data: bytes) -> bytes: ...
+
+
+class PushEncoders:
+    """The pushes that are not on the fan-out path, built as ``Push`` messages and encoded by
+    the concrete codec's ``encode_push_reply`` (P-44..P-49)."""
+
+    def encode_push_reply(self, push: Push) -> bytes:
+        raise NotImplementedError  # each codec defines it
+
+    def encode_unsubscribe_push(self, channel: str, code: int, reason: str) -> bytes:
+        """P-44, TV-08."""
+        return self.encode_push_reply(
+            Push(channel=channel, unsubscribe=Unsubscribe(code=code, reason=reason))
+        )
+
+    def encode_subscribe_push(
+        self,
+        channel: str,
+        recoverable: bool = False,
+        epoch: str = "",
+        offset: int = 0,
+        positioned: bool = False,
+        data: bytes = b"",
+    ) -> bytes:
+        """Server-side subscription push (P-46, TV-08)."""
+        sub = Subscribe(
+            recoverable=recoverable, epoch=epoch, offset=offset, positioned=positioned, data=data
+        )
+        return self.encode_push_reply(Push(channel=channel, subscribe=sub))
+
+    def encode_disconnect_push(self, code: int, reason: str) -> bytes:
+        """P-48, TV-08 (only for transports without close frames)."""
+        return self.encode_push_reply(Push(disconnect=Disconnect(code=code, reason=reason)))
+
+    def encode_refresh_push(self, expires: bool, ttl: int) -> bytes:
+        """P-49, TV-08."""
+        return self.encode_push_reply(Push(refresh=Refresh(expires=expires, ttl=ttl)))
+
+    def encode_message_push(self, data: bytes) -> bytes:
+        """P-45."""
+        return self.encode_push_reply(Push(message=Message(data=data)))
 
 
 def get_codec(name: str) -> Codec:

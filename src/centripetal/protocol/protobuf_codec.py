@@ -16,6 +16,7 @@ from centripetal.engines.base import ClientInfo
 from centripetal.protocol import _fields as F
 from centripetal.protocol import client_pb2 as pb
 from centripetal.protocol import messages as m
+from centripetal.protocol.codec import PushEncoders
 from centripetal.protocol.codes import DecodeError
 
 __all__ = [
@@ -24,16 +25,11 @@ __all__ = [
     "decode_commands",
     "decode_replies",
     "encode_command",
-    "encode_disconnect_push",
     "encode_join_push",
     "encode_leave_push",
-    "encode_message_push",
     "encode_pub_push",
     "encode_push",
-    "encode_refresh_push",
     "encode_reply",
-    "encode_subscribe_push",
-    "encode_unsubscribe_push",
     "frame",
     "frame_one",
     "ping_message",
@@ -329,42 +325,7 @@ def _push(push: m.Push) -> bytes:
     return encode_reply(m.Reply(push=push))
 
 
-def encode_unsubscribe_push(channel: str, code: int, reason: str) -> bytes:
-    """P-44."""
-    return _push(m.Push(channel=channel, unsubscribe=m.Unsubscribe(code=code, reason=reason)))
-
-
-def encode_subscribe_push(
-    channel: str,
-    recoverable: bool = False,
-    epoch: str = "",
-    offset: int = 0,
-    positioned: bool = False,
-    data: bytes = b"",
-) -> bytes:
-    """Server-side subscription push (P-46)."""
-    sub = m.Subscribe(
-        recoverable=recoverable, epoch=epoch, offset=offset, positioned=positioned, data=data
-    )
-    return _push(m.Push(channel=channel, subscribe=sub))
-
-
-def encode_disconnect_push(code: int, reason: str) -> bytes:
-    """P-48."""
-    return _push(m.Push(disconnect=m.Disconnect(code=code, reason=reason)))
-
-
-def encode_refresh_push(expires: bool, ttl: int) -> bytes:
-    """P-49."""
-    return _push(m.Push(refresh=m.Refresh(expires=expires, ttl=ttl)))
-
-
-def encode_message_push(data: bytes) -> bytes:
-    """P-45."""
-    return _push(m.Push(message=m.Message(data=data)))
-
-
-class ProtobufCodec:
+class ProtobufCodec(PushEncoders):
     """The protobuf implementation of :class:`centripetal.protocol.codec.Codec`."""
 
     name = "protobuf"
@@ -374,17 +335,13 @@ class ProtobufCodec:
     encode_reply = staticmethod(encode_reply)
     encode_command = staticmethod(encode_command)
     encode_push = staticmethod(encode_push)
+    encode_push_reply = staticmethod(_push)
     frame = staticmethod(frame)
     frame_one = staticmethod(frame_one)
     ping_message = staticmethod(ping_message)
     encode_pub_push = staticmethod(encode_pub_push)
     encode_join_push = staticmethod(encode_join_push)
     encode_leave_push = staticmethod(encode_leave_push)
-    encode_unsubscribe_push = staticmethod(encode_unsubscribe_push)
-    encode_subscribe_push = staticmethod(encode_subscribe_push)
-    encode_disconnect_push = staticmethod(encode_disconnect_push)
-    encode_refresh_push = staticmethod(encode_refresh_push)
-    encode_message_push = staticmethod(encode_message_push)
 
 
 PROTOBUF_CODEC = ProtobufCodec()
