@@ -236,3 +236,19 @@ def test_proxy_common_options_and_rpc_endpoint() -> None:
 def test_unknown_connect_proxy_name_fails() -> None:
     with pytest.raises(ValueError, match=r"^connect_proxy_name: unknown proxy 'x'"):
         convert({"port": 1, "connect_proxy_name": "x"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"port": 8001, "engine": "memory", "http_server": {"address": "127.0.0.1"}},
+        {"http_server": {"address": "127.0.0.1"}, "port": 8001, "engine": "memory"},
+    ],
+)
+def test_flat_keys_and_nested_section_merge_in_any_order(raw: dict[str, Any]) -> None:
+    """A flat ``port`` and a nested ``http_server`` object in one file both apply."""
+    from centripetal.config import config_from_mapping
+
+    config = config_from_mapping(raw)
+    assert config.http_server.port == 8001
+    assert config.http_server.address == "127.0.0.1"

@@ -475,6 +475,15 @@ def _convert_proxy(proxy: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> None:
+    """Merge ``over`` into ``base`` in place; nested objects merge, other values replace."""
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
 def convert(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Map a flat v3/v4/v5 tree onto the v6 layout; v6 trees are returned unchanged.
 
@@ -490,11 +499,12 @@ def convert(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     common: dict[str, object] = {}
     for key, value in raw.items():
         if key in _V6_SECTIONS and (isinstance(value, dict) or key in ("pid_file", "proxies")):
-            out[key] = (
-                [_convert_proxy(p) if isinstance(p, dict) else p for p in value]
-                if key == "proxies" and isinstance(value, list)
-                else copy.deepcopy(value)
-            )
+            if key == "proxies" and isinstance(value, list):
+                out[key] = [_convert_proxy(p) if isinstance(p, dict) else p for p in value]
+            elif isinstance(value, dict) and isinstance(out.get(key), dict):
+                _deep_merge(out[key], copy.deepcopy(value))  # flat keys seen earlier stay
+            else:
+                out[key] = copy.deepcopy(value)
             continue
         target = _TARGETS.get(key)
         if key in _TOP_OPTIONS and (target is None or target.startswith("@")):

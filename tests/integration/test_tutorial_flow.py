@@ -1,0 +1,270 @@
+"""The Django chat tutorial, end to end, against centripetal (spec §12, MG-04, MG-10).
+
+Django runs the tutorial's proxy views unchanged (``tutorial/chat/views.py``); centripetal
+starts from the tutorial's ``config.json`` (v3 flat layout, MG-04) with only the ports and
+the memory engine changed; two centrifuge-js clients in Node stand in for the two browser
+tabs (``js/tutorial_clients.mjs``). Rows: PX-10 connect proxy (user ``tutorial-user``),
+PX-12 subscribe proxy and PX-13 publish proxy for the ``rooms`` namespace (v3
+``proxy_subscribe``/``proxy_publish``/``publish``), PX-04 only ``proxy_http_headers``
+(``Cookie``) forwarded, PX-05 common request fields, P-42 publication with client info.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.ports import free_port, port_accepts
+from support.server import ServerFactory
+from support.timing import scaled
+
+pytestmark = pytest.mark.node
+
+HERE = Path(__file__).resolve().parent
+JS_DIR = HERE / "js"
+DJANGO_DIR = HERE / "tutorial"
+
+# The tutorial's config.json ("Starting Centrifugo server"), as printed there.
+TUTORIAL_CONFIG_JSON = """
+{
+    "port": 8001,
+    "engine": "redis",
+    "redis_address": "redis://localhost:6379",
+    "allowed_origins": "http://localhost:9000",
+    "proxy_connect_endpoint": "http://localhost:8000/chat/centrifugo/connect/",
+    "proxy_publish_endpoint": "http://localhost:8000/chat/centrifugo/publish/",
+    "proxy_subscribe_endpoint": "http://localhost:8000/chat/centrifugo/subscribe/",
+    "proxy_http_headers": ["Cookie"],
+    "namespaces": [
+        {
+            "name": "rooms",
+            "publish": true,
+            "proxy_publish": true,
+            "proxy_subscribe": true
+        }
+    ]
+}
+"""
+
+CHANNEL = "rooms:lobby"
+MESSAGE = {"message": "hello"}
+COOKIES = ("sessionid=tab1-5f0c2a9e", "sessionid=tab2-81d3b7c4")
+CONNECT, SUBSCRIBE, PUBLISH = (
+    f"/chat/centrifugo/{event}/" for event in ("connect", "subscribe", "publish")
+)
+
+
+def tutorial_config(centrifugo_port: int, django_port: int) -> dict[str, Any]:
+    """The tutorial's config with its ports moved and the memory engine instead of Redis."""
+    config: dict[str, Any] = json.loads(TUTORIAL_CONFIG_JSON)
+    config["port"] = centrifugo_port
+    config["engine"] = "memory"
+    del config["redis_address"]
+    for key in ("proxy_connect_endpoint", "proxy_publish_endpoint", "proxy_subscribe_endpoint"):
+        config[key] = config[key].replace("localhost:8000", f"localhost:{django_port}")
+    return config
+
+
+@dataclass
+class DjangoServer:
+    """The tutorial project under ``manage.py runserver``; ``records()`` reads its proxy log."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    proxy_log: Path
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.proxy_log.exists():
+            return []
+        lines = self.proxy_log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _answers(port: int) -> bool:
+    if not port_accepts("127.0.0.1", port):
+        return False
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(2))
+    try:
+        conn.request("GET", "/")
+        conn.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def django_server(tmp_path: Path) -> Iterator[DjangoServer]:
+    """Start the tutorial project on a free port; stop exactly that pid at teardown."""
+    port = free_port()
+    log_path = tmp_path / "django.log"
+    proxy_log = tmp_path / "proxy-requests.jsonl"
+    env = dict(os.environ, TUTORIAL_PROXY_LOG=str(proxy_log), PYTHONUNBUFFERED="1")
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=DJANGO_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = DjangoServer(port, proc, log_path, proxy_log)
+    try:
+        deadline = time.monotonic() + scaled(15)
+        while not _answers(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"Django runserver not answering on :{port} (exit {proc.poll()}):\n"
+                    + server.log_tail()
+                )
+            time.sleep(0.05)
+        yield server
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=scaled(10))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=scaled(10))
+
+
+@pytest.fixture(scope="module")
+def node(require_tool: Callable[[str], str]) -> str:
+    """Path of ``node`` with the package's ``node_modules`` installed (``npm ci``)."""
+    node_path = require_tool("node")
+    if not (JS_DIR / "node_modules" / "centrifuge" / "package.json").exists():
+        npm = require_tool("npm")
+        install = "ci" if (JS_DIR / "package-lock.json").exists() else "install"
+        proc = subprocess.run(
+            [npm, install, "--no-audit", "--no-fund"],
+            cwd=JS_DIR,
+            capture_output=True,
+            text=True,
+            timeout=scaled(300),
+            check=False,
+        )
+        assert proc.returncode == 0, f"npm {install} failed:\n{proc.stdout}\n{proc.stderr}"
+    return node_path
+
+
+def run_tabs(node: str, ws_url: str) -> tuple[dict[str, Any], str]:
+    """Run ``tutorial_clients.mjs``; return its report and a diagnostic text."""
+    spec = {
+        "url": ws_url,
+        "channel": CHANNEL,
+        "data": MESSAGE,
+        "timeoutMs": int(scaled(8) * 1000),
+        "clients": [{"headers": {"Cookie": c, "X-Not-Forwarded": "1"}} for c in COOKIES],
+    }
+    proc = subprocess.run(
+        [node, "tutorial_clients.mjs"],
+        cwd=JS_DIR,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=scaled(25),
+        check=False,
+    )
+    text = f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    lines = proc.stdout.strip().splitlines()
+    try:
+        report: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        pytest.fail(f"tutorial_clients.mjs printed no report:\n{text}")
+    assert proc.returncode == (0 if report.get("ok") else 1), text
+    return report, text
+
+
+def test_tutorial_chat_flow(
+    server_factory: ServerFactory, django_server: DjangoServer, node: str
+) -> None:
+    """Two tabs join ``rooms:lobby``; tab 1 says hello; both see it; Django saw the cookies."""
+    port = free_port()
+    server = server_factory(tutorial_config(port, django_server.port), port=port)
+    report, text = run_tabs(node, server.ws_url())
+    records = django_server.records()
+    context = server.describe(
+        f"{text}\n--- Django proxy requests ---\n"
+        + "\n".join(json.dumps(r) for r in records)
+        + f"\n--- Django log ---\n{django_server.log_tail()}"
+    )
+    assert report["ok"], context
+
+    # Both clients: connected over WebSocket, subscribed, exactly one publication: hello.
+    tabs = report["clients"]
+    ids = [tab["clientId"] for tab in tabs]
+    assert all(ids) and ids[0] != ids[1], context
+    for tab in tabs:
+        events = [e["event"] for e in tab["events"]]
+        # subscribe() is called before connect(), as on the tutorial's room page.
+        assert events == ["subscribing", "connecting", "connected", "subscribed", "publication"], (
+            context
+        )
+        assert tab["events"][2]["transport"] == "websocket"
+        (pub,) = [e for e in tab["events"] if e["event"] == "publication"]
+        assert pub["channel"] == CHANNEL
+        assert pub["data"] == MESSAGE
+        # P-42: a client publication carries the publisher's info (user from PX-10).
+        assert pub["info"] == {"client": ids[0], "user": "tutorial-user"}
+    assert report["publishResult"] == {}
+
+    # Django saw: one connect per client, one subscribe per client, one publish (by tab 1).
+    assert all(r["method"] == "POST" for r in records), context
+    by_path = {p: [r for r in records if r["path"] == p] for p in (CONNECT, SUBSCRIBE, PUBLISH)}
+    assert sum(len(v) for v in by_path.values()) == len(records) == 5, context
+    cookie_of = dict(zip(ids, COOKIES, strict=True))
+
+    connects = by_path[CONNECT]
+    assert sorted(r["body"]["client"] for r in connects) == sorted(ids), context
+    for r in connects:  # PX-10 request: client, transport, protocol, encoding; no user yet
+        body = r["body"]
+        assert (body["transport"], body["protocol"], body["encoding"]) == (
+            "websocket",
+            "json",
+            "json",
+        )
+        assert "user" not in body
+        assert r["cookie"] == cookie_of[body["client"]], context
+
+    subscribes = by_path[SUBSCRIBE]
+    assert sorted(r["body"]["client"] for r in subscribes) == sorted(ids), context
+    for r in subscribes:  # PX-12 request
+        assert r["body"]["channel"] == CHANNEL
+        assert r["body"]["user"] == "tutorial-user"
+        assert r["cookie"] == cookie_of[r["body"]["client"]], context
+
+    (publish,) = by_path[PUBLISH]  # PX-13 request
+    assert publish["body"]["data"] == MESSAGE
+    assert publish["body"]["channel"] == CHANNEL
+    assert publish["body"]["client"] == ids[0]
+    assert publish["body"]["user"] == "tutorial-user"
+    assert publish["cookie"] == COOKIES[0]
+
+    # PX-04: only the listed header crossed over. X-Not-Forwarded travelled in the same
+    # handshake headers as the Cookie that did arrive, so the server had it and dropped it.
+    for r in records:
+        names = {name.lower() for name in r["headers"]}
+        assert "x-not-forwarded" not in names, context
+        assert "cookie" in names
