@@ -275,6 +275,7 @@ class WebSocketHandler:
                     session.disconnect(3501)  # P-13 malformed frame
                     continue
                 await session.handle_commands(commands)
+                del commands, msg  # do not keep the last frame alive while idle
             elif mtype is WSMsgType.CLOSE:
                 await answer_close(ws, msg.data)
                 return
