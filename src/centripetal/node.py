@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from centripetal.auth_jwks import JWKSKeySource
+from centripetal.cluster import Cluster
 from centripetal.core import hooks
 from centripetal.core.channels import ChannelRules
 from centripetal.core.tokens import TokenVerifier
@@ -76,6 +77,7 @@ class Node:
         self.rpc_proxy: hooks.RPCHook | None = None
         self.message_handler: Callable[[ClientSession, bytes], None] | None = None
         self.shutting_down = False
+        self.cluster = Cluster(self)
         metrics.install(self)
 
     def http_session(self) -> aiohttp.ClientSession:
@@ -93,11 +95,13 @@ class Node:
 
     async def start(self) -> None:
         await self.broker.run()
+        self.cluster.start()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         self.timers.close()
+        await self.cluster.close()
         await self.broker.close()
         await self.presence_manager.close()
         if self._http is not None:
@@ -146,20 +150,6 @@ class Node:
 
     def num_subscriptions(self) -> int:
         return sum(len(s.subs) for s in self.sessions.values())
-
-    # Server API addition (API-21): this node's entry of the ``info`` method.
-    def info(self) -> dict[str, Any]:
-        """``{uid, name, version, num_clients, num_users, num_channels, uptime, num_subs}``."""
-        return {
-            "uid": self.uid,
-            "name": self.name,
-            "version": self.version,
-            "num_clients": len(self.sessions),
-            "num_users": len(self.users),
-            "num_channels": self.hub.num_channels(),
-            "uptime": max(int(time.time() - self.started_at), 0),
-            "num_subs": self.num_subscriptions(),
-        }
 
     # -- subscriptions -------------------------------------------------------------------------
 
@@ -228,6 +218,9 @@ class Node:
 
     def handle_leave(self, channel: str, info: ClientInfo) -> None:
         self.hub.broadcast_leave(channel, info)
+
+    def handle_control(self, data: bytes) -> None:
+        self.cluster.handle_control(data)
 
     # -- shutdown (SV-02) ----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import binascii
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -21,6 +21,7 @@ import msgspec
 from centripetal.api import messages as m
 from centripetal.api.errors import ApiError
 from centripetal.api.glob import GlobError, compile_glob
+from centripetal.cluster import Target
 from centripetal.config.schema import Override
 from centripetal.core.channels import UnknownNamespaceError
 from centripetal.core.hooks import SubscribeOptions
@@ -165,36 +166,57 @@ class Executor:
         since = None
         if req.recover_since is not None:
             since = StreamPosition(req.recover_since.offset, req.recover_since.epoch)
-        for session in self.node.sessions_of(req.user, req.client, req.session):
-            try:
-                await session.server_subscribe(req.channel, options, recover_since=since)
-            except Exception:
-                logger.exception("server-side subscribe of %s to %r failed", req.user, req.channel)
-                raise ApiError(100) from None
+        try:
+            await self.node.cluster.subscribe(
+                Target(req.user, req.client, req.session), req.channel, options, since
+            )
+        except EngineError:
+            raise ApiError(100) from None
+        except Exception:
+            logger.exception("server-side subscribe of %s to %r failed", req.user, req.channel)
+            raise ApiError(100) from None
         return EMPTY
 
     async def unsubscribe(self, req: m.UnsubscribeRequest) -> m.EmptyResult:
         if req.channel:
             self._options(req.channel)
-        for session in self.node.sessions_of(req.user, req.client, req.session):
-            session.server_unsubscribe(req.channel, UNSUBSCRIBE_SERVER)
+        await self._cluster_call(
+            self.node.cluster.unsubscribe(
+                Target(req.user, req.client, req.session), req.channel, UNSUBSCRIBE_SERVER
+            )
+        )
         return EMPTY
 
     async def disconnect(self, req: m.DisconnectRequest) -> m.EmptyResult:
         code, reason = DEFAULT_DISCONNECT
         if req.disconnect is not None:
             code, reason = req.disconnect.code, req.disconnect.reason
-        keep = set(req.whitelist)
-        for session in self.node.sessions_of(req.user, req.client, req.session):
-            if session.client_id not in keep:
-                session.disconnect(code, reason)
+        await self._cluster_call(
+            self.node.cluster.disconnect(
+                Target(req.user, req.client, req.session), code, reason, list(req.whitelist)
+            )
+        )
         return EMPTY
 
     async def refresh(self, req: m.RefreshRequest) -> m.EmptyResult:
         info = bytes(req.info) or None
-        for session in self.node.sessions_of(req.user, req.client, req.session):
-            session.api_refresh(expired=req.expired, expire_at=req.expire_at, info=info)
+        await self._cluster_call(
+            self.node.cluster.refresh(
+                Target(req.user, req.client, req.session),
+                expired=req.expired,
+                expire_at=req.expire_at,
+                info=info,
+            )
+        )
         return EMPTY
+
+    async def _cluster_call(self, call: Coroutine[Any, Any, None]) -> None:
+        """Run a command on every node (EN-10); a broker failure is error 100."""
+        try:
+            await call
+        except EngineError:
+            logger.exception("control command failed")
+            raise ApiError(100) from None
 
     # -- presence (API-16, API-17) ---------------------------------------------------------------
 
@@ -270,13 +292,27 @@ class Executor:
             raise ApiError(107) from None
         found = {
             ch: m.ChannelInfo(num_clients=n)
-            for ch, n in self.node.hub.channels().items()
+            for ch, n in (await self.node.cluster.channels()).items()
             if match(ch)
         }
         return m.ChannelsResult(channels=found)
 
     async def info(self, req: m.EmptyRequest) -> m.InfoResult:
-        return m.InfoResult(nodes=[m.NodeResult(**self.node.info())])
+        return m.InfoResult(
+            nodes=[
+                m.NodeResult(
+                    uid=n.uid,
+                    name=n.name,
+                    version=n.version,
+                    num_clients=n.num_clients,
+                    num_users=n.num_users,
+                    num_channels=n.num_channels,
+                    uptime=n.uptime,
+                    num_subs=n.num_subs,
+                )
+                for n in self.node.cluster.all_nodes()
+            ]
+        )
 
     async def rpc(self, req: m.RPCRequest) -> m.EmptyResult:
         """OSS registers no RPC extensions (API-22)."""

@@ -124,6 +124,9 @@ class BrokerEventHandler(Protocol):
 
     def handle_leave(self, channel: str, info: ClientInfo) -> None: ...
 
+    def handle_control(self, data: bytes) -> None:
+        """A control message from another node (EN-10)."""
+
 
 class Broker(Protocol):
     """PUB/SUB + history + idempotency (EN-01). See the module docstring for guarantees."""
@@ -155,6 +158,9 @@ class Broker(Protocol):
     async def publish_leave(self, channel: str, info: ClientInfo) -> None: ...
 
     async def history(self, channel: str, flt: HistoryFilter) -> HistoryResult: ...
+
+    async def publish_control(self, data: bytes) -> None:
+        """Send a control message to every other node (EN-10); a no-op on a single node."""
 
     async def remove_history(self, channel: str) -> None: ...
 

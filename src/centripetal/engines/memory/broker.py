@@ -258,6 +258,9 @@ class MemoryBroker:
             raise EngineError("memory broker: event handler is not set")
         return self._handler
 
+    async def publish_control(self, data: bytes) -> None:
+        """No-op: there is no other node (EN-02)."""
+
     async def subscribe(self, channel: str) -> None:
         """No-op: a single node receives every publication already (EN-02)."""
 
