@@ -185,6 +185,10 @@ class Hub:
             return True
         return False
 
+    def subscribers(self, channel: str) -> list[Subscriber]:
+        subs = self._channels.get(channel)
+        return list(subs.values()) if subs else []
+
     def num_subscribers(self, channel: str) -> int:
         subs = self._channels.get(channel)
         return len(subs) if subs else 0

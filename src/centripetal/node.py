@@ -219,6 +219,14 @@ class Node:
     def handle_leave(self, channel: str, info: ClientInfo) -> None:
         self.hub.broadcast_leave(channel, info)
 
+    def handle_pubsub_lost(self, channels: list[str]) -> None:
+        """The broker lost PUB/SUB for ``channels``: what was published meanwhile may be
+        missing, so every positioned subscriber checks its position now (HR-03, R-6)."""
+        for channel in channels:
+            for sub in self.hub.subscribers(channel):
+                if sub.positioned:
+                    self.spawn(sub.session.check_position(sub))
+
     def handle_control(self, data: bytes) -> None:
         self.cluster.handle_control(data)
 

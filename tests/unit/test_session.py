@@ -387,3 +387,56 @@ async def test_binary_payload_disconnects_json_subscriber_3506() -> None:
     )
     assert json_client.sink.closed == (3506, "inappropriate protocol")
     assert pb.sink.closed is None
+
+
+class _Deaf:
+    """A broker event handler that drops everything: publications are lost in transit."""
+
+    def handle_publication(self, *args: object) -> None: ...
+
+    def handle_join(self, *args: object) -> None: ...
+
+    def handle_leave(self, *args: object) -> None: ...
+
+    def handle_control(self, *args: object) -> None: ...
+
+
+async def test_position_check_detects_lost_publication_hr03() -> None:
+    node = make_node()
+    c = Client(node)
+    await c.connect(token())
+    await c.cmd(subscribe={"channel": "lost", "token": sub_token("lost")})
+    c.sink.take()
+    node.broker.set_event_handler(_Deaf())
+    await node.publish("lost", b"{}", node.rules.options("lost"))
+    node.broker.set_event_handler(node)
+    node.handle_pubsub_lost(["lost"])  # R-6: PUB/SUB was lost, check positions now
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert c.sink.take() == [
+        {"push": {"channel": "lost", "unsubscribe": {"code": 2500, "reason": "insufficient state"}}}
+    ]
+
+
+async def test_position_check_quiet_when_nothing_lost() -> None:
+    node = make_node()
+    c = Client(node)
+    await c.connect(token())
+    await c.cmd(subscribe={"channel": "ok", "token": sub_token("ok")})
+    await c.cmd(publish={"channel": "ok", "data": {}})
+    c.sink.take()
+    await c.session.check_position(c.session.subs["ok"])
+    assert c.sink.take() == [] and "ok" in c.session.subs
+
+
+async def test_presence_is_refreshed_periodically_pr01() -> None:
+    node = make_node(
+        {"client.presence_update_interval": "0.1s", "client.channel_position_check_delay": "5s"}
+    )
+    c = Client(node)
+    await c.connect(token())
+    await c.cmd(subscribe={"channel": "p", "token": sub_token("p")})
+    await node.presence_manager.remove_presence("p", c.session.client_id, "42")
+    assert await node.presence_manager.presence("p") == {}
+    await asyncio.sleep(0.35)
+    assert set(await node.presence_manager.presence("p")) == {c.session.client_id}

@@ -120,6 +120,8 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self._ping_timer: Timer | None = None
         self._pong_timer: Timer | None = None
         self._expire_timer: Timer | None = None
+        self._upkeep_timer: Timer | None = None
+        self._last_position_check = time.monotonic()
         self._stale_timer: Timer | None = node.timers.schedule(
             node.config.client.stale_close_delay, self._check_stale
         )
@@ -330,6 +332,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             await self.activate(sub)
         self._schedule_ping(first=True)
         self._schedule_expiry()
+        self.start_upkeep()
 
     # -- refresh (P-40, AU-34) -----------------------------------------------------------------
 
@@ -480,10 +483,18 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             self._expire_timer = self.node.timers.schedule(delay, self._check_expired)
 
     def _cancel_timers(self) -> None:
-        for t in (self._ping_timer, self._pong_timer, self._expire_timer, self._stale_timer):
+        timers = (
+            self._ping_timer,
+            self._pong_timer,
+            self._expire_timer,
+            self._stale_timer,
+            self._upkeep_timer,
+        )
+        for t in timers:
             if t is not None:
                 t.cancel()
         self._ping_timer = self._pong_timer = self._expire_timer = self._stale_timer = None
+        self._upkeep_timer = None
         for sub in self.subs.values():
             self.cancel_sub_timer(sub)
 

@@ -32,6 +32,7 @@ from centripetal.core.tokens import (
     check_subscribe_claims,
 )
 from centripetal.engines.base import (
+    EngineError,
     HistoryFilter,
     Publication,
     StreamPosition,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from centripetal.config.schema import ChannelOptions, Override
     from centripetal.node import Node
     from centripetal.protocol.codec import Codec
+    from centripetal.timers import Timer
 
 REJECT_UNRECOVERED_FLAG = 2  # P-31 subscribe flag bit 2
 
@@ -72,6 +74,8 @@ class SubscribingMixin:
     subs: dict[str, Subscriber]
     binary: bool
     codec: Codec
+    _upkeep_timer: Timer | None
+    _last_position_check: float
 
     # provided by ClientSession
     def send_reply(self, reply: messages.Reply) -> None: ...
@@ -399,6 +403,53 @@ class SubscribingMixin:
                 await self.node.presence_manager.add_presence(sub.channel, self.client_id, info)
             if sub.join_leave:
                 await self.node.broker.publish_join(sub.channel, info)
+
+    # -- periodic upkeep: presence refresh (PR-01) and position checks (HR-03) -----------------
+
+    def start_upkeep(self) -> None:
+        """One timer per connection, on the shared timer queue."""
+        ccfg = self.node.config.client
+        interval = min(ccfg.presence_update_interval, ccfg.channel_position_check_delay)
+        if interval > 0:
+            self._upkeep_timer = self.node.timers.schedule(interval, self._upkeep_tick)
+
+    def _upkeep_tick(self) -> None:
+        self._upkeep_timer = None
+        if self.closed_or_not_connected():
+            return
+        if any(sub.presence or sub.positioned for sub in self.subs.values()):
+            self.node.spawn(self._upkeep())
+        self.start_upkeep()
+
+    async def _upkeep(self) -> None:
+        node = self.node
+        now = time.monotonic()
+        check_positions = now - self._last_position_check >= (
+            node.config.client.channel_position_check_delay
+        )
+        if check_positions:
+            self._last_position_check = now
+        for sub in list(self.subs.values()):
+            if sub.buffer is not None or self.subs.get(sub.channel) is not sub:
+                continue
+            if sub.presence:
+                info = self.client_info(sub.chan_info)
+                await node.presence_manager.add_presence(sub.channel, self.client_id, info)
+            if check_positions and sub.positioned:
+                await self.check_position(sub)
+
+    async def check_position(self, sub: Subscriber) -> None:
+        """Compare the subscriber's position with the stream top (HR-03): a publication it
+        never received means insufficient state (2500 / 3010)."""
+        seen = sub.last_offset
+        try:
+            top = (await self.node.broker.history(sub.channel, HistoryFilter())).position
+        except EngineError:
+            return  # engine unavailable: try again at the next check
+        if self.subs.get(sub.channel) is not sub or sub.buffer is not None:
+            return
+        if top.epoch != sub.epoch or (top.offset > seen and sub.last_offset == seen):
+            self.on_insufficient_state(sub)
 
     # -- unsubscribe (P-32) ----------------------------------------------------------------------
 
