@@ -3,10 +3,11 @@
 Theory of operation
 -------------------
 The hub maps ``channel -> {client_id: Subscriber}``. A publication arriving from the broker is
-encoded at most once per wire variant (JSON, JSON with the payload as a JSON string for fossil
-delta subscribers, protobuf; and the fossil delta of each) — lazily, only when some subscriber
-needs that variant — and the same bytes object is appended to every subscriber's connection
-queue. Nothing here awaits: the connection writers flush once per loop iteration.
+encoded at most once per (codec, variant) — full payload, full payload for fossil-delta
+subscribers (a JSON string on JSON codecs), the delta itself — lazily, only when some
+subscriber needs it, and the same bytes object is appended to every subscriber's connection
+queue. Codecs are pluggable (JSON, protobuf, and the legacy protocol later): the hub only calls
+their push encoders. Nothing here awaits: the connection writers flush once per loop iteration.
 
 Positioned subscribers (HR-03) track the offset and epoch of the last publication they were
 given: an older offset is skipped (duplicate), a jump past ``last + 1`` or a new epoch is
@@ -19,7 +20,6 @@ publications are kept there and merged with the recovered ones by the session (H
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -28,14 +28,11 @@ from centripetal.core.fossil import create_delta
 from centripetal.core.tags_filter import matches as tags_matches
 from centripetal.engines.base import ClientInfo, Publication, StreamPosition
 from centripetal.observability.metrics import NodeMetrics
-from centripetal.protocol.codec import get_codec
-
-json_codec = get_codec("json")
-protobuf_codec = get_codec("protobuf")
 
 if TYPE_CHECKING:
     from centripetal.config.schema import ChannelOptions
     from centripetal.core.session import ClientSession
+    from centripetal.protocol.codec import Codec
     from centripetal.protocol.messages import FilterNode
     from centripetal.timers import Timer
 
@@ -124,35 +121,27 @@ class _Encodings:
                 self._delta_bytes = d if len(d) < len(self.pub.data) else b""
         return self._delta_bytes or None
 
-    def get(self, kind: int) -> bytes:
-        """kind: 0 json, 1 protobuf, 2 json-string full, 3 json-string delta, 4 protobuf delta."""
-        msg = self._v.get(kind)
+    def get(self, codec: Codec, mode: int) -> bytes:
+        """The push for ``codec``; mode 0: full payload, 1: full payload for a fossil-delta
+        subscriber (JSON carries it as a string, HR-09), 2: the delta itself."""
+        key = codec.slot * 3 + mode
+        msg = self._v.get(key)
         if msg is not None:
             return msg
         pub = self.pub
-        if kind == 0:
-            msg = json_codec.encode_pub_push(self.channel, pub.data, pub.info, pub.offset, pub.tags)
-        elif kind == 1:
-            msg = protobuf_codec.encode_pub_push(
-                self.channel, pub.data, pub.info, pub.offset, pub.tags
-            )
-        elif kind == 2:
-            msg = json_codec.encode_pub_push(
+        if mode == 0:
+            msg = codec.encode_pub_push(self.channel, pub.data, pub.info, pub.offset, pub.tags)
+        elif mode == 1:
+            msg = codec.encode_pub_push(
                 self.channel, pub.data, pub.info, pub.offset, pub.tags, data_as_string=True
-            )
-        elif kind == 3:
-            delta = self.delta_payload()
-            assert delta is not None
-            msg = json_codec.encode_pub_push(
-                self.channel, delta, pub.info, pub.offset, pub.tags, delta=True, data_as_string=True
             )
         else:
             delta = self.delta_payload()
             assert delta is not None
-            msg = protobuf_codec.encode_pub_push(
-                self.channel, delta, pub.info, pub.offset, pub.tags, delta=True
+            msg = codec.encode_pub_push(
+                self.channel, delta, pub.info, pub.offset, pub.tags, delta=True, data_as_string=True
             )
-        self._v[kind] = msg
+        self._v[key] = msg
         return msg
 
 
@@ -237,26 +226,18 @@ class Hub:
             if sub.tags_filter is not None and not tags_matches(sub.tags_filter, pub.tags):
                 continue  # filtered out; positioning already accounted for it (HR-14)
             session = sub.session
-            if session.binary:
-                if sub.delta:
-                    if sub.delta_ready and use_delta and delta_base_ok and enc.delta_payload():
-                        msg = enc.get(4)
-                    else:
-                        msg = enc.get(1)
-                        sub.delta_ready = True
-                else:
-                    msg = enc.get(1)
-            elif not enc.json_ok():
+            codec = session.codec
+            if not codec.binary and not enc.json_ok():
                 session.disconnect(3506)  # non-JSON payload for a JSON client (P-08)
                 continue
-            elif sub.delta:
+            if sub.delta:
                 if sub.delta_ready and use_delta and delta_base_ok and enc.delta_payload():
-                    msg = enc.get(3)
+                    msg = enc.get(codec, 2)
                 else:
-                    msg = enc.get(2)
+                    msg = enc.get(codec, 1)
                     sub.delta_ready = True
             else:
-                msg = enc.get(0)
+                msg = enc.get(codec, 0)
             session.enqueue(msg)
             delivered += 1
         self.metrics.messages_sent["publication"] += delivered
@@ -278,7 +259,7 @@ class Hub:
         if sub.tags_filter is not None and not tags_matches(sub.tags_filter, pub.tags):
             return
         enc = _Encodings(sub.channel, pub, None)
-        msg = enc.get(1) if sub.session.binary else enc.get(2 if sub.delta else 0)
+        msg = enc.get(sub.session.codec, 1 if sub.delta else 0)
         sub.delta_ready = True
         sub.session.enqueue(msg)
 
@@ -293,17 +274,14 @@ class Hub:
         subs = self._channels.get(channel)
         if not subs:
             return
-        cache: dict[bool, bytes] = {}
+        cache: dict[int, bytes] = {}
         for sub in list(subs.values()):
             if not sub.push_join_leave or sub.buffer is not None:
                 continue
-            binary = sub.session.binary
-            msg = cache.get(binary)
+            codec = sub.session.codec
+            msg = cache.get(codec.slot)
             if msg is None:
-                codec = protobuf_codec if binary else json_codec
-                encode: Callable[[str, ClientInfo], bytes] = (
-                    codec.encode_join_push if join else codec.encode_leave_push
-                )
-                msg = cache[binary] = encode(channel, info)
+                encode = codec.encode_join_push if join else codec.encode_leave_push
+                msg = cache[codec.slot] = encode(channel, info)
             sub.session.enqueue(msg)
             self.metrics.messages_sent["join" if join else "leave"] += 1

@@ -29,6 +29,7 @@ __all__ = ["Codec", "DecodeError", "PushEncoders", "get_codec"]
 class Codec(Protocol):
     name: str  # "json" | "protobuf"
     binary: bool  # True: binary WebSocket frames (P-04)
+    slot: int  # small distinct integer per codec: keys per-codec caches on the fan-out path
 
     def decode_commands(self, frame: bytes) -> list[Command]:
         """All commands of one inbound frame; raises ``DecodeError`` (-> 3501, P-13)."""

@@ -269,6 +269,7 @@ class JsonCodec(PushEncoders):
 
     name = "json"
     binary = False
+    slot = 0
     decode_commands = staticmethod(decode_commands)
     decode_replies = staticmethod(decode_replies)
     encode_reply = staticmethod(encode_reply)

@@ -330,6 +330,7 @@ class ProtobufCodec(PushEncoders):
 
     name = "protobuf"
     binary = True
+    slot = 1
     decode_commands = staticmethod(decode_commands)
     decode_replies = staticmethod(decode_replies)
     encode_reply = staticmethod(encode_reply)
