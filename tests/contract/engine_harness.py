@@ -36,6 +36,7 @@ class RecordingHandler:
     """A ``BrokerEventHandler`` that records every call in order."""
 
     events: list[tuple[Any, ...]] = field(default_factory=list)
+    control: list[bytes] = field(default_factory=list)  # EN-10 control messages, apart
 
     def handle_publication(
         self,
@@ -52,6 +53,9 @@ class RecordingHandler:
 
     def handle_leave(self, channel: str, info: ClientInfo) -> None:
         self.events.append(("leave", channel, info))
+
+    def handle_control(self, data: bytes) -> None:
+        self.control.append(data)
 
     def publications(self) -> list[Publication]:
         return [e[2] for e in self.events if e[0] == "pub"]

@@ -163,9 +163,16 @@ def test_create_engine_memory() -> None:
     assert isinstance(broker2, MemoryBroker)
 
 
-def test_create_engine_redis_not_available() -> None:
-    with pytest.raises(EngineNotAvailableError, match="redis engine is not available yet"):
-        create_engine(config(type="redis"))
+async def test_create_engine_redis() -> None:
+    """EN-03: engine.type 'redis' builds the Redis broker and presence manager (no I/O yet)."""
+    from centripetal.engines.redis import RedisBroker, RedisPresenceManager
+
+    broker, presence = create_engine(config(type="redis", redis={"address": ["127.0.0.1:1"]}))
+    assert isinstance(broker, RedisBroker)
+    assert isinstance(presence, RedisPresenceManager)
+    assert [s.address.hosts for s in broker.shards] == [[("127.0.0.1", 1)]]
+    await broker.close()
+    await presence.close()
 
 
 def test_create_engine_unknown_type() -> None:

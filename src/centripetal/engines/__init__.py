@@ -28,10 +28,9 @@ def create_engine(config: schema.Config) -> tuple[Broker, PresenceManager]:
         broker = MemoryBroker(history_meta_ttl=config.channel.history_meta_ttl)
         return broker, MemoryPresenceManager()
     if engine_type == "redis":
-        raise EngineNotAvailableError(
-            "redis engine is not available yet in this version (engine.type 'redis'); "
-            "use engine.type 'memory' for a single node"
-        )
+        from centripetal.engines.redis import create_redis_engine
+
+        return create_redis_engine(config)
     raise EngineNotAvailableError(
         f"unknown engine type {engine_type!r} in engine.type: expected 'memory' or 'redis'"
     )

@@ -1,0 +1,127 @@
+"""Client-side sharding and per-shard clients (EN-03, EN-04).
+
+A channel maps to one shard by Jump consistent hash (Lamping & Veach, 2014) over the 64-bit
+FNV-1a hash of the channel name; the same index serves PUB/SUB, history and presence keys, so
+everything about one channel lives on one shard.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from centripetal.engines.redis.addresses import ShardAddress
+
+__all__ = ["Shard", "fnv1a_64", "jump_hash", "shard_index"]
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
+def fnv1a_64(data: bytes) -> int:
+    """64-bit FNV-1a: stable across processes and versions (unlike ``hash()``)."""
+    h = _FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK64
+    return h
+
+
+def jump_hash(key: int, buckets: int) -> int:
+    """Jump consistent hash of a 64-bit ``key`` into ``[0, buckets)`` (EN-04)."""
+    b, j = -1, 0
+    while j < buckets:
+        b = j
+        key = (key * 2862933555777941757 + 1) & _MASK64
+        j = int((b + 1) * ((1 << 31) / ((key >> 33) + 1)))
+    return b
+
+
+def shard_index(channel: str, shards: int) -> int:
+    """The shard of ``channel`` among ``shards`` (0 when there is one)."""
+    if shards <= 1:
+        return 0
+    return jump_hash(fnv1a_64(channel.encode()), shards)
+
+
+@dataclass(slots=True)
+class Timeouts:
+    connect: float
+    io: float
+
+
+class Shard:
+    """One shard: a command client and the address of its PUB/SUB connection.
+
+    Commands never retry on their own (a retried publish script could publish twice); callers
+    map failures to ``EngineError``. ``cluster`` shards wrap keys in hash tags (EN-06).
+    """
+
+    def __init__(self, address: ShardAddress, timeouts: Timeouts, client_name: str = "") -> None:
+        self.address = address
+        self.timeouts = timeouts
+        self.cluster = address.kind == "cluster"
+        self._sentinel: Sentinel | None = None
+        common: dict[str, Any] = {
+            "socket_connect_timeout": timeouts.connect,
+            "socket_timeout": timeouts.io,
+            "retry": Retry(NoBackoff(), 0),
+            "username": address.user or None,
+            "password": address.password or None,
+        }
+        if client_name:
+            common["client_name"] = client_name
+        if address.tls:
+            common["ssl"] = True
+            common["ssl_cert_reqs"] = ssl.CERT_NONE
+        self.client: Redis | RedisCluster
+        if address.kind == "cluster":
+            nodes = [ClusterNode(h, p) for h, p in address.hosts]
+            self.client = RedisCluster(startup_nodes=nodes, **common)
+        elif address.kind == "sentinel":
+            sentinel_kwargs: dict[str, Any] = {
+                "socket_connect_timeout": timeouts.connect,
+                "socket_timeout": timeouts.io,
+                "username": address.sentinel_user or None,
+                "password": address.sentinel_password or None,
+            }
+            self._sentinel = Sentinel(
+                address.hosts, sentinel_kwargs=sentinel_kwargs, db=address.db, **common
+            )
+            self.client = self._sentinel.master_for(address.master_name, db=address.db)
+        else:
+            host, port = address.hosts[0]
+            self.client = Redis(host=host, port=port, db=address.db, **common)
+
+    def key(self, prefix: str, kind: str, channel: str, suffix: str = "") -> str:
+        """``<prefix>.<kind>.<channel>[.<suffix>]``; cluster shards tag the channel (EN-06)."""
+        name = "{" + channel + "}" if self.cluster else channel
+        return f"{prefix}.{kind}.{name}.{suffix}" if suffix else f"{prefix}.{kind}.{name}"
+
+    async def pubsub_target(self, attempt: int = 0) -> tuple[str, int, dict[str, Any]]:
+        """Where to open the PUB/SUB connection now: the master (Sentinel), any node (Cluster:
+        classic PUBLISH reaches every node) or the server itself."""
+        a = self.address
+        if self._sentinel is not None:
+            host, port = await self._sentinel.discover_master(a.master_name)
+        else:
+            host, port = a.hosts[attempt % len(a.hosts)]
+        kwargs: dict[str, Any] = {
+            "username": a.user or None,
+            "password": a.password or None,
+            "socket_connect_timeout": self.timeouts.connect,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if not self.cluster:
+            kwargs["db"] = a.db
+        return str(host), int(port), kwargs
+
+    async def close(self) -> None:
+        await self.client.aclose()
