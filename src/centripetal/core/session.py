@@ -206,6 +206,10 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             await self._refresh(cmd.id, cmd.refresh)
         elif cmd.sub_refresh is not None:
             await self.handle_sub_refresh(cmd.id, cmd.sub_refresh)
+        elif self.codec.legacy:  # protocol v1 (spec §2): ping answered {"id":N} (L-09),
+            if cmd.ping is None:  # a command with no request is an unknown method (L-03)
+                raise CommandError(104)
+            self.send_reply(messages.Reply(id=cmd.id))
         else:
             raise DisconnectRequest(3501)  # P-20 no known request (P-37: ping included)
 
@@ -397,7 +401,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
 
     def _schedule_ping(self, *, first: bool = False) -> None:
         interval = self.node.config.client.ping_interval
-        if interval <= 0:
+        if interval <= 0 or self.codec.legacy:  # v1 clients ping the server (L-09, L-53)
             return
         delay = random.uniform(interval / 2, interval) if first else interval
         self._ping_timer = self.node.timers.schedule(delay, self._send_ping)

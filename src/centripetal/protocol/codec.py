@@ -30,6 +30,7 @@ class Codec(Protocol):
     name: str  # "json" | "protobuf"
     binary: bool  # True: binary WebSocket frames (P-04)
     slot: int  # small distinct integer per codec: keys per-codec caches on the fan-out path
+    legacy: bool  # True: client protocol v1 (spec §2): client pings, no server pings (L-09)
 
     def decode_commands(self, frame: bytes) -> list[Command]:
         """All commands of one inbound frame; raises ``DecodeError`` (-> 3501, P-13)."""
@@ -83,10 +84,16 @@ class Codec(Protocol):
 
     def encode_message_push(self, data: bytes) -> bytes: ...
 
+    def close_frame(self, code: int, reason: str) -> tuple[int, str]:
+        """The WebSocket close code and reason of a disconnect (D-WS1; v1: L-10)."""
+        ...
+
 
 class PushEncoders:
     """The pushes that are not on the fan-out path, built as ``Push`` messages and encoded by
     the concrete codec's ``encode_push_reply`` (P-44..P-49)."""
+
+    legacy = False  # protocol v2 (the v1 codecs set True, spec §2)
 
     def encode_push_reply(self, push: Push) -> bytes:
         raise NotImplementedError  # each codec defines it
@@ -123,6 +130,10 @@ class PushEncoders:
     def encode_message_push(self, data: bytes) -> bytes:
         """P-45."""
         return self.encode_push_reply(Push(message=Message(data=data)))
+
+    def close_frame(self, code: int, reason: str) -> tuple[int, str]:
+        """Protocol v2: close code = disconnect code, plain reason (D-WS1)."""
+        return code, reason
 
 
 def get_codec(name: str) -> Codec:

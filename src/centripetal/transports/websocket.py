@@ -21,6 +21,8 @@ from aiohttp import WSMsgType, web
 
 from centripetal.core.session import ClientSession
 from centripetal.protocol.codec import get_codec
+from centripetal.protocol.detect import choose_codec, forced_version
+from centripetal.protocol.v1 import get_legacy_codec
 from centripetal.transports.origin import OriginChecker
 
 if TYPE_CHECKING:
@@ -166,6 +168,7 @@ class WebSocketConnection:
             return
         self.flush()
         self.closing = True
+        code, reason = self.codec.close_frame(code, reason)  # v1: v3 code, JSON reason (L-10)
         self.node.spawn(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
@@ -208,10 +211,14 @@ class WebSocketHandler:
         if (
             ws.ws_protocol == "centrifuge-protobuf"
             or q.get("cf_protocol") == "protobuf"
-            or q.get("format") == "protobuf"
+            or q.get("format") == "protobuf"  # also centrifuge-js 2.x (L-15)
         ):
-            return get_codec("protobuf")
-        return get_codec("json")
+            name = "protobuf"
+        else:
+            name = "json"
+        if forced_version(q) == "v1":  # L-59
+            return get_legacy_codec(name)
+        return get_codec(name)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -238,6 +245,8 @@ class WebSocketHandler:
         if transport is None:
             return ws
         codec = self._select_codec(ws, request)
+        # protocol v1 or v2 from the first frame unless the query chose (L-59)
+        detect = not forced_version(request.query)
         conn = WebSocketConnection(ws, transport, codec, self.node, self.writer)
         session = ClientSession(
             self.node,
@@ -250,7 +259,7 @@ class WebSocketHandler:
         self.open_connections += 1
         self.node.metrics.connections_accepted += 1
         try:
-            await self._read_loop(ws, conn, session, codec)
+            await self._read_loop(ws, conn, session, codec, detect)
         finally:
             self.open_connections -= 1
             conn.closing = True
@@ -259,7 +268,12 @@ class WebSocketHandler:
         return ws
 
     async def _read_loop(
-        self, ws: web.WebSocketResponse, conn: WebSocketConnection, session: Any, codec: Codec
+        self,
+        ws: web.WebSocketResponse,
+        conn: WebSocketConnection,
+        session: Any,
+        codec: Codec,
+        detect: bool = False,
     ) -> None:
         from centripetal.protocol.codec import DecodeError
 
@@ -269,6 +283,9 @@ class WebSocketHandler:
             if mtype is WSMsgType.TEXT or mtype is WSMsgType.BINARY:
                 if conn.closing:
                     continue
+                if detect:  # the first frame picks protocol v1 or v2 (L-59)
+                    detect = False
+                    codec = conn.codec = session.codec = choose_codec(codec, msg.data)
                 try:
                     commands = codec.decode_commands(msg.data)
                 except DecodeError:
