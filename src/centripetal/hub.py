@@ -44,6 +44,7 @@ class Subscriber:
         "buffer",
         "chan_info",
         "channel",
+        "codec",
         "delta",
         "delta_ready",
         "epoch",
@@ -59,10 +60,13 @@ class Subscriber:
         "session",
         "tags_filter",
         "timer",
+        "write",
     )
 
     def __init__(self, session: ClientSession, channel: str, options: ChannelOptions) -> None:
         self.session = session
+        self.codec: Codec = session.codec
+        self.write = session.sink.enqueue  # straight to the connection queue (fan-out path)
         self.channel = channel
         self.options = options
         self.server_side = False
@@ -207,6 +211,7 @@ class Hub:
         epoch = position.epoch
         insufficient: list[Subscriber] | None = None
         delivered = 0
+        full: dict[Codec, bytes] = {}  # mode-0 messages, the common case, without a call
         for sub in list(subs.values()):
             if sub.buffer is not None:
                 sub.buffer.append((pub, position))
@@ -225,20 +230,24 @@ class Hub:
                 sub.last_offset = offset
             if sub.tags_filter is not None and not tags_matches(sub.tags_filter, pub.tags):
                 continue  # filtered out; positioning already accounted for it (HR-14)
-            session = sub.session
-            codec = session.codec
-            if not codec.binary and not enc.json_ok():
-                session.disconnect(3506)  # non-JSON payload for a JSON client (P-08)
-                continue
+            codec = sub.codec
             if sub.delta:
+                if not codec.binary and not enc.json_ok():
+                    sub.session.disconnect(3506)  # non-JSON payload for a JSON client (P-08)
+                    continue
                 if sub.delta_ready and use_delta and delta_base_ok and enc.delta_payload():
                     msg = enc.get(codec, 2)
                 else:
                     msg = enc.get(codec, 1)
                     sub.delta_ready = True
             else:
-                msg = enc.get(codec, 0)
-            session.enqueue(msg)
+                msg = full.get(codec)  # type: ignore[assignment]
+                if msg is None:
+                    if not codec.binary and not enc.json_ok():
+                        sub.session.disconnect(3506)
+                        continue
+                    msg = full[codec] = enc.get(codec, 0)
+            sub.write(msg)
             delivered += 1
         self.metrics.messages_sent["publication"] += delivered
         if insufficient:
