@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: bootstrap run test lint typecheck check
+.PHONY: bootstrap run test bench lint typecheck check
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -14,6 +14,9 @@ run: bootstrap
 
 test: bootstrap
 	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: bootstrap
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint:
 	.venv/bin/ruff check src tests
