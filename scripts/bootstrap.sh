@@ -15,6 +15,7 @@ command -v gcc >/dev/null || need_apt+=(gcc)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
 command -v wrk >/dev/null || need_apt+=(wrk)
+command -v nats-server >/dev/null || need_apt+=(nats-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

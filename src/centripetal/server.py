@@ -127,7 +127,12 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     except (ValueError, EngineError) as exc:  # bad key material, unavailable engine, ...
         logger.error("%s", exc)
         return 1
-    await node.start()
+    try:
+        await node.start()
+    except EngineError as exc:  # the broker cannot be reached at startup
+        logger.error("engine start failed: %s", exc)
+        await node.close()
+        return 1
     main, internal = build_apps(node)
     runners: list[web.AppRunner] = []
     hs = config.http_server

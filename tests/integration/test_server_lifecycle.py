@@ -108,7 +108,7 @@ async def test_slow_consumer_disconnected_3008(server_factory: ServerFactory) ->
 
 def test_unavailable_engine_fails_with_clear_error(tmp_path: Any) -> None:
     cfg = tmp_path / "config.json"
-    cfg.write_text(json.dumps({"engine": "redis", "redis_address": "redis://localhost:6379"}))
+    cfg.write_text(json.dumps({"broker": {"enabled": True, "type": "kafka"}}))
     proc = subprocess.run(
         [sys.executable, "-m", "centripetal", "-c", str(cfg), "-p", "0"],
         capture_output=True,
@@ -116,7 +116,9 @@ def test_unavailable_engine_fails_with_clear_error(tmp_path: Any) -> None:
         timeout=30,
     )
     assert proc.returncode == 1
-    assert "redis engine is not available" in proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "broker.type: unknown broker type 'kafka'" in output
+    assert "Traceback" not in output
 
 
 async def test_connection_limit_answers_503(server_factory: ServerFactory) -> None:

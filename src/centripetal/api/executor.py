@@ -126,9 +126,9 @@ class Executor:
                 version=req.version,
                 version_epoch=req.version_epoch,
             )
-        except EngineError:
+        except EngineError as exc:
             logger.exception("publish to %r failed", channel)
-            raise ApiError(100) from None
+            raise ApiError(exc.code) from None
         if position.offset or position.epoch:
             return m.PublishResult(offset=position.offset, epoch=position.epoch)
         return m.PublishResult()
@@ -170,8 +170,8 @@ class Executor:
             await self.node.cluster.subscribe(
                 Target(req.user, req.client, req.session), req.channel, options, since
             )
-        except EngineError:
-            raise ApiError(100) from None
+        except EngineError as exc:
+            raise ApiError(exc.code) from None
         except Exception:
             logger.exception("server-side subscribe of %s to %r failed", req.user, req.channel)
             raise ApiError(100) from None
@@ -214,9 +214,9 @@ class Executor:
         """Run a command on every node (EN-10); a broker failure is error 100."""
         try:
             await call
-        except EngineError:
+        except EngineError as exc:
             logger.exception("control command failed")
-            raise ApiError(100) from None
+            raise ApiError(exc.code) from None
 
     # -- presence (API-16, API-17) ---------------------------------------------------------------
 
@@ -228,16 +228,16 @@ class Executor:
         self._presence_channel(req.channel)
         try:
             entries = await self.node.presence_manager.presence(req.channel)
-        except EngineError:
-            raise ApiError(100) from None
+        except EngineError as exc:
+            raise ApiError(exc.code) from None
         return m.PresenceResult(presence={cid: _info_out(i) for cid, i in entries.items()})
 
     async def presence_stats(self, req: m.PresenceStatsRequest) -> m.PresenceStatsResult:
         self._presence_channel(req.channel)
         try:
             stats = await self.node.presence_manager.presence_stats(req.channel)
-        except EngineError:
-            raise ApiError(100) from None
+        except EngineError as exc:
+            raise ApiError(exc.code) from None
         return m.PresenceStatsResult(num_clients=stats.num_clients, num_users=stats.num_users)
 
     # -- history (API-18, API-19) ----------------------------------------------------------------
@@ -260,9 +260,9 @@ class Executor:
             hist = await self.node.broker.history(req.channel, flt)
         except UnrecoverablePositionError:
             raise ApiError(112) from None
-        except EngineError:
+        except EngineError as exc:
             logger.exception("history of %r failed", req.channel)
-            raise ApiError(100) from None
+            raise ApiError(exc.code) from None
         pubs = [
             m.PublicationOut(
                 data=msgspec.Raw(p.data) if p.data else m.NULL_RAW,
@@ -279,8 +279,8 @@ class Executor:
         self._history_options(req.channel)
         try:
             await self.node.broker.remove_history(req.channel)
-        except EngineError:
-            raise ApiError(100) from None
+        except EngineError as exc:
+            raise ApiError(exc.code) from None
         return EMPTY
 
     # -- node-level (API-20..API-22) -------------------------------------------------------------

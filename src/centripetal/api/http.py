@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from centripetal.config.schema import HttpAPI
     from centripetal.node import Node
 
-__all__ = ["ApiAuth", "add_api_routes"]
+__all__ = ["ApiAuth", "MethodHandler", "add_api_routes", "method_handlers"]
 
 logger = logging.getLogger("centripetal.api")
 
@@ -51,20 +51,24 @@ class ApiAuth:
         self._insecure = cfg.insecure
 
     def allowed(self, request: web.Request) -> bool:
+        headers = request.headers
+        return self.check(
+            headers.get("X-API-Key"), headers.get("Authorization"), request.query.get("api_key")
+        )
+
+    def check(self, api_key: str | None, authorization: str | None, query_key: str | None) -> bool:
+        """``X-API-Key``, else ``Authorization: apikey <key>``, else ``?api_key=`` (API-04)."""
         if self._insecure:
             return True
         if not self._key:
             return False
-        headers = request.headers
-        given = headers.get("X-API-Key")
+        given = api_key
+        if given is None and authorization is not None:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() == "apikey":
+                given = value.strip()
         if given is None:
-            auth = headers.get("Authorization")
-            if auth is not None:
-                scheme, _, value = auth.partition(" ")
-                if scheme.lower() == "apikey":
-                    given = value.strip()
-        if given is None:
-            given = request.query.get("api_key")
+            given = query_key
         if not given:
             return False
         return hmac.compare_digest(given.encode(), self._key)
@@ -78,7 +82,7 @@ def _bad_request() -> web.Response:
     return web.Response(status=400, text="Bad Request")
 
 
-class _MethodHandler:
+class MethodHandler:
     """``POST <prefix>/<method>`` for one method (API-01, API-02, API-05, API-06)."""
 
     __slots__ = ("auth", "executor", "method", "transport_errors")
@@ -92,38 +96,43 @@ class _MethodHandler:
     async def __call__(self, request: web.Request) -> web.Response:
         if not self.auth.allowed(request):
             return _unauthorized()
-        body = await request.read()
+        status, body = await self.call(await request.read(), request.headers.get(ERROR_MODE_HEADER))
+        if status == 400 and body == b"Bad Request":
+            return _bad_request()
+        return web.Response(status=status, body=body, content_type=JSON)
+
+    async def call(self, body: bytes, error_mode: str | None) -> tuple[int, bytes]:
+        """Run the method on a request body; ``(HTTP status, JSON body)`` — the same answer
+        whichever HTTP server carried the request."""
         method = self.method
         try:
             req = method.decoder.decode(body)
         except msgspec.DecodeError:
-            return _bad_request()
+            return 400, b"Bad Request"
         started = time.perf_counter()
         metrics = self.executor.node.metrics
         try:
             result = await method.func(self.executor, req)
         except ApiError as exc:
             metrics.observe_api(method.name, time.perf_counter() - started, exc.code)
-            return self._error(request, exc)
+            return self._error(error_mode, exc)
         except Exception:
             logger.exception("server API %s failed", method.name)
             metrics.observe_api(method.name, time.perf_counter() - started, 100)
-            return self._error(request, ApiError(100))
+            return self._error(error_mode, ApiError(100))
         metrics.observe_api(method.name, time.perf_counter() - started)
         if method.name == "batch":  # API-23: no result wrapper
-            return web.Response(body=_encode(result), content_type=JSON)
+            return 200, _encode(result)
         encoded = _encode(result)
         if encoded == b"{}":
-            return web.Response(body=EMPTY_RESULT, content_type=JSON)
-        return web.Response(body=b'{"result":' + encoded + b"}", content_type=JSON)
+            return 200, EMPTY_RESULT
+        return 200, b'{"result":' + encoded + b"}"
 
-    def _error(self, request: web.Request, exc: ApiError) -> web.Response:
+    def _error(self, error_mode: str | None, exc: ApiError) -> tuple[int, bytes]:
         err = {"code": exc.code, "message": exc.message}
-        if self.transport_errors or request.headers.get(ERROR_MODE_HEADER) == "transport":
-            return web.Response(
-                status=transport_status(exc.code), body=_encode(err), content_type=JSON
-            )
-        return web.Response(body=_encode({"error": err}), content_type=JSON)
+        if self.transport_errors or error_mode == "transport":
+            return transport_status(exc.code), _encode(err)
+        return 200, _encode({"error": err})
 
 
 class _LegacyHandler:
@@ -154,15 +163,26 @@ class _LegacyHandler:
         return web.Response(body=out, content_type=JSON)
 
 
-def add_api_routes(app: web.Application, node: Node, executor: Executor | None = None) -> None:
-    """Register the server API on ``app`` under ``http_api.handler_prefix`` (API-01, API-03)."""
+def method_handlers(node: Node, executor: Executor | None = None) -> dict[str, MethodHandler]:
+    """``path -> handler`` for every ``POST <prefix>/<method>`` route (API-01)."""
     cfg = node.config.http_api
     executor = executor or Executor(node)
     auth = ApiAuth(cfg)
     prefix = cfg.handler_prefix.rstrip("/")
-    for name, method in METHODS.items():
-        app.router.add_post(f"{prefix}/{name}", _MethodHandler(method, executor, auth, cfg))
-    app.router.add_post(prefix or "/", _LegacyHandler(node, executor, auth))
+    return {
+        f"{prefix}/{name}": MethodHandler(method, executor, auth, cfg)
+        for name, method in METHODS.items()
+    }
+
+
+def add_api_routes(app: web.Application, node: Node, executor: Executor | None = None) -> None:
+    """Register the server API on ``app`` under ``http_api.handler_prefix`` (API-01, API-03)."""
+    handlers = method_handlers(node, executor)
+    for path, handler in handlers.items():
+        app.router.add_post(path, handler)
+    some = next(iter(handlers.values()))
+    prefix = node.config.http_api.handler_prefix.rstrip("/")
+    app.router.add_post(prefix or "/", _LegacyHandler(node, some.executor, some.auth))
 
 
 def api_app_for(

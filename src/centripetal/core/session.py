@@ -33,7 +33,7 @@ from centripetal.core.errors import CommandError, DisconnectRequest
 from centripetal.core.permissions import server_side_channel_allowed
 from centripetal.core.subscribing import SubscribingMixin
 from centripetal.core.tokens import TokenExpiredError, TokenInvalidError
-from centripetal.engines.base import ClientInfo
+from centripetal.engines.base import ClientInfo, EngineError
 from centripetal.protocol import codes, messages
 
 if TYPE_CHECKING:
@@ -170,6 +170,9 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             except CommandError as exc:
                 self.node.metrics.reply_errors[(_command_kind(cmd), exc.code)] += 1
                 self.send_error(cmd.id, exc)
+            except EngineError as exc:  # broker/presence failure: 100, or the engine's code
+                logger.warning("engine error for client %s: %s", self.client_id, exc)
+                self.send_error(cmd.id, CommandError(exc.code))
             except Exception:
                 logger.exception("error handling command for client %s", self.client_id)
                 self.send_error(cmd.id, CommandError(100))

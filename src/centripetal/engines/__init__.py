@@ -1,6 +1,9 @@
 """Engines: a Broker plus a PresenceManager, chosen by ``engine.type`` (EN-01).
 
-Implementations are imported lazily so optional dependencies (Redis, NATS) stay optional.
+The v6 sections ``broker.{enabled,type}`` and ``presence_manager.{enabled,type}`` replace the
+matching half of the engine (EN-07): ``engine.type: redis`` with ``broker.type: nats`` gives
+NATS PUB/SUB and Redis presence. Implementations are imported lazily so optional dependencies
+(Redis, NATS) stay optional.
 """
 
 from __future__ import annotations
@@ -12,25 +15,80 @@ from centripetal.engines.base import Broker, EngineError, PresenceManager
 if TYPE_CHECKING:
     from centripetal.config import schema
 
-__all__ = ["EngineNotAvailableError", "create_engine"]
+__all__ = ["EngineNotAvailableError", "create_broker", "create_engine", "create_presence_manager"]
+
+BROKER_TYPES = ("memory", "redis", "nats")
+PRESENCE_TYPES = ("memory", "redis")
 
 
 class EngineNotAvailableError(EngineError):
     """The configured engine type does not exist (yet) in this version."""
 
 
-def create_engine(config: schema.Config) -> tuple[Broker, PresenceManager]:
-    """Build the broker and presence manager for ``config.engine.type`` (EN-01, EN-02)."""
-    engine_type = config.engine.type or "memory"
-    if engine_type == "memory":
-        from centripetal.engines.memory import MemoryBroker, MemoryPresenceManager
+def create_broker(kind: str, config: schema.Config, redis: schema.RedisEngine) -> Broker:
+    """One broker of ``kind`` (EN-01, EN-03, EN-08); ``redis`` is the section it reads."""
+    if kind == "memory":
+        from centripetal.engines.memory import MemoryBroker
 
-        broker = MemoryBroker(history_meta_ttl=config.channel.history_meta_ttl)
-        return broker, MemoryPresenceManager()
-    if engine_type == "redis":
-        from centripetal.engines.redis import create_redis_engine
+        return MemoryBroker(history_meta_ttl=config.channel.history_meta_ttl)
+    if kind == "redis":
+        from centripetal.engines.redis import RedisBroker, build_shards
 
-        return create_redis_engine(config)
+        return RedisBroker(
+            build_shards(redis),
+            prefix=redis.prefix,
+            io_timeout=redis.io_timeout,
+            history_meta_ttl=config.channel.history_meta_ttl,
+        )
+    if kind == "nats":
+        from centripetal.engines.nats import create_nats_broker
+
+        return create_nats_broker(config.broker.nats)
+    raise EngineNotAvailableError(f"unknown broker type {kind!r}: expected one of {BROKER_TYPES}")
+
+
+def create_presence_manager(kind: str, redis: schema.RedisEngine) -> PresenceManager:
+    """One presence manager of ``kind`` (EN-01, PR-01); ``redis`` is the section it reads."""
+    if kind == "memory":
+        from centripetal.engines.memory import MemoryPresenceManager
+
+        return MemoryPresenceManager()
+    if kind == "redis":
+        from centripetal.engines.redis import RedisPresenceManager, build_shards
+
+        return RedisPresenceManager(
+            build_shards(redis),
+            prefix=redis.prefix,
+            presence_ttl=redis.presence_ttl,
+            io_timeout=redis.io_timeout,
+            close_shards=True,
+        )
     raise EngineNotAvailableError(
-        f"unknown engine type {engine_type!r} in engine.type: expected 'memory' or 'redis'"
+        f"unknown presence manager type {kind!r}: expected one of {PRESENCE_TYPES}"
     )
+
+
+def create_engine(config: schema.Config) -> tuple[Broker, PresenceManager]:
+    """Build the broker and presence manager (EN-01, EN-02, EN-07).
+
+    ``engine.type`` picks both halves; an enabled ``broker`` or ``presence_manager`` section
+    replaces its half with its own ``type`` and ``redis`` settings.
+    """
+    engine_type = config.engine.type or "memory"
+    if engine_type not in ("memory", "redis"):
+        raise EngineNotAvailableError(
+            f"unknown engine type {engine_type!r} in engine.type: expected 'memory' or 'redis'"
+        )
+    broker_kind, broker_redis = engine_type, config.engine.redis
+    if config.broker.enabled:
+        if not config.broker.type:
+            raise EngineNotAvailableError("broker.enabled needs broker.type")
+        broker_kind, broker_redis = config.broker.type, config.broker.redis
+    presence_kind, presence_redis = engine_type, config.engine.redis
+    if config.presence_manager.enabled:
+        if not config.presence_manager.type:
+            raise EngineNotAvailableError("presence_manager.enabled needs presence_manager.type")
+        presence_kind = config.presence_manager.type
+        presence_redis = config.presence_manager.redis
+    presence = create_presence_manager(presence_kind, presence_redis)
+    return create_broker(broker_kind, config, broker_redis), presence

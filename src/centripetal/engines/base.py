@@ -180,7 +180,10 @@ class PresenceManager(Protocol):
 
 
 class EngineError(Exception):
-    """An engine operation failed (maps to error 100 internal for clients and the API)."""
+    """An engine operation failed. ``code`` is the client/API error to answer with: 100
+    internal by default; engines raise subclasses with 108 (not available) or 107."""
+
+    code = 100
 
 
 class UnrecoverablePositionError(EngineError):
