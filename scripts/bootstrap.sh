@@ -16,6 +16,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v nats-server >/dev/null || need_apt+=(nats-server)
+command -v chromium >/dev/null || need_apt+=(chromium)  # browser tests (never a downloaded browser)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

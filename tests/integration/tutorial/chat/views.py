@@ -1,5 +1,7 @@
-"""The tutorial's proxy handlers, copied verbatim (section "Implementing proxy handlers").
+"""The tutorial's views, copied verbatim: the ``index`` and ``room`` pages (sections "Add the
+index view" and "Add the room view") and the proxy handlers ("Implementing proxy handlers").
 
+The room page runs centrifuge-js 2.8.3 in the browser (client protocol v1, L-59, TV-14).
 Rows: PX-10 (connect proxy: ``{"result": {"user": ...}}``), PX-12 (subscribe proxy),
 PX-13 (publish proxy); ``{"result": {}}`` allows the subscription / publication.
 Nothing below the ``fmt: off`` marker differs from the tutorial except the two ``logger``
@@ -14,10 +16,21 @@ from __future__ import annotations
 import logging
 
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 # Not in the tutorial: its connect view calls logger.debug() without defining logger.
 logger = logging.getLogger(__name__)
+
+
+def index(request):
+    return render(request, 'chat/index.html')
+
+
+def room(request, room_name):
+    return render(request, 'chat/room.html', {
+        'room_name': room_name
+    })
 
 @csrf_exempt
 def connect(request):
