@@ -18,7 +18,9 @@ from aiohttp import WSMsgType, web
 
 from centripetal import proxy
 from centripetal.api import add_api_routes, api_app_for
+from centripetal.api.http import method_handlers
 from centripetal.engines.base import EngineError
+from centripetal.front import FrontServer
 from centripetal.node import Node
 from centripetal.observability import metrics
 from centripetal.transports.websocket import (
@@ -96,8 +98,11 @@ async def _echo(request: web.Request) -> web.StreamResponse:
             return ws
 
 
-def build_apps(node: Node) -> tuple[web.Application, web.Application | None]:
-    """The main application and, when ``http_server.internal_port`` is set, the internal one."""
+def build_apps(
+    node: Node,
+) -> tuple[web.Application, web.Application | None, web.Application | None]:
+    """The main application, the internal one when ``http_server.internal_port`` is set, and
+    which of the two serves the server API (None when the API is disabled)."""
     config = node.config
     main = web.Application()
     main[NODE_KEY] = node
@@ -116,7 +121,7 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application | None]:
     api_app = api_app_for(main, internal, node)  # server API (API-01..API-09)
     if api_app is not None:
         add_api_routes(api_app, node)
-    return main, internal
+    return main, internal, api_app
 
 
 async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
@@ -133,8 +138,9 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
         logger.error("engine start failed: %s", exc)
         await node.close()
         return 1
-    main, internal = build_apps(node)
+    main, internal, api_app = build_apps(node)
     runners: list[web.AppRunner] = []
+    fronts: list[FrontServer] = []
     hs = config.http_server
     try:
         for app, address, port in (
@@ -146,11 +152,20 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             runners.append(runner)
-            site = web.TCPSite(runner, address or None, port, reuse_address=True, backlog=4096)
-            await site.start()
+            if app is api_app and runner.server is not None:
+                # API calls skip aiohttp; everything else is handed to it (front.py, W5)
+                front = await FrontServer.start(
+                    method_handlers(node), runner.server, address or None, port
+                )
+                fronts.append(front)
+            else:
+                site = web.TCPSite(runner, address or None, port, reuse_address=True, backlog=4096)
+                await site.start()
             logger.info("serving on %s:%s", address or "0.0.0.0", port)
     except OSError as exc:
         logger.error("cannot listen: %s", exc)
+        for front in fronts:
+            await front.close()
         for runner in runners:
             await runner.cleanup()
         await node.close()
@@ -169,14 +184,18 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
         await stop.wait()
     finally:
         logger.info("shutting down")
-        await _shutdown(node, runners, config.shutdown.timeout)
+        await _shutdown(node, runners, fronts, config.shutdown.timeout)
     return 0
 
 
-async def _shutdown(node: Node, runners: list[web.AppRunner], timeout: float) -> None:
+async def _shutdown(
+    node: Node, runners: list[web.AppRunner], fronts: list[FrontServer], timeout: float
+) -> None:
     try:
         async with asyncio.timeout(max(timeout, 1.0)):
             await node.shutdown_clients(min(SHUTDOWN_SPREAD, timeout / 2))
+            for front in fronts:
+                await front.close()
             for runner in runners:
                 await runner.cleanup()
     except TimeoutError:

@@ -42,6 +42,8 @@ class NodeMetrics:
             ["protocol", "method"],
             registry=self.registry,
         )
+        self._api_children: dict[str, Histogram] = {}  # labelled children, looked up once
+        self._proxy_children: dict[str, Histogram] = {}
         self.proxy_duration = Histogram(
             "centrifugo_proxy_duration_seconds",
             "Duration of proxy requests to the application backend.",
@@ -50,12 +52,18 @@ class NodeMetrics:
         )
 
     def observe_api(self, method: str, seconds: float, error_code: int = 0) -> None:
-        self.api_duration.labels("http", method).observe(seconds)
+        child = self._api_children.get(method)
+        if child is None:
+            child = self._api_children[method] = self.api_duration.labels("http", method)
+        child.observe(seconds)
         if error_code:
             self.api_errors[(method, error_code)] += 1
 
     def observe_proxy(self, kind: str, seconds: float, *, failed: bool = False) -> None:
-        self.proxy_duration.labels("http", kind).observe(seconds)
+        child = self._proxy_children.get(kind)
+        if child is None:
+            child = self._proxy_children[kind] = self.proxy_duration.labels("http", kind)
+        child.observe(seconds)
         if failed:
             self.proxy_errors[kind] += 1
 

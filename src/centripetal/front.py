@@ -1,0 +1,283 @@
+"""The listening socket's protocol: a lean path for server API calls, aiohttp for the rest.
+
+Theory of operation
+-------------------
+Every accepted connection starts here. httptools parses the head of its first request:
+
+* ``POST <http_api.handler_prefix>/<method>`` (API-01) — the connection stays with this
+  protocol for its whole life and every request on it is answered here: one parse, one
+  executor call, one write. This is the benchmark's W5 path; aiohttp's request machinery costs
+  several times the publish itself (docs/benchmark.md).
+* anything else (WebSocket upgrades, the legacy ``POST /api``, health, metrics …) — the
+  connection is handed to aiohttp's protocol unchanged: the bytes received so far are replayed
+  into it and aiohttp serves the connection from then on.
+
+Requests on an API connection are answered in order (pipelining is allowed); reading pauses
+while more than ``MAX_PIPELINED`` requests wait, and bodies are capped (413).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+import httptools
+
+if TYPE_CHECKING:
+    from centripetal.api.http import MethodHandler
+
+logger = logging.getLogger("centripetal.front")
+
+MAX_BODY = 16 * 1024 * 1024
+MAX_PIPELINED = 32
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    409: b"Conflict",
+    413: b"Request Entity Too Large",
+    416: b"Requested Range Not Satisfiable",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+}
+_WANTED = {b"x-api-key", b"authorization", b"x-centrifugo-error-mode", b"connection"}
+
+
+class _HandOff(Exception):
+    """Raised from a parser callback: this connection belongs to aiohttp."""
+
+
+class _Request:
+    __slots__ = ("body", "headers", "keep_alive", "method", "url")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.method = b""
+        self.headers: dict[bytes, bytes] = {}
+        self.body = bytearray()
+        self.keep_alive = True
+
+
+def _response(status: int, body: bytes, *, close: bool, json: bool = True) -> bytes:
+    head = b"HTTP/1.1 %d %s\r\nContent-Length: %d\r\n" % (
+        status,
+        _REASONS.get(status, b""),
+        len(body),
+    )
+    if body and json:
+        head += b"Content-Type: application/json\r\n"
+    elif body:
+        head += b"Content-Type: text/plain; charset=utf-8\r\n"
+    if close:
+        head += b"Connection: close\r\n"
+    return head + b"\r\n" + body
+
+
+class FrontProtocol(asyncio.Protocol):
+    """One accepted connection; see the module docstring."""
+
+    def __init__(
+        self,
+        routes: dict[str, MethodHandler],
+        fallback: Callable[[], asyncio.Protocol],
+        connections: set[FrontProtocol],
+    ) -> None:
+        self._routes = routes
+        self._fallback = fallback
+        self._connections = connections
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._raw: list[bytes] | None = []  # replayed to aiohttp on hand-off (first request)
+        self._req: _Request | None = None
+        self._queue: deque[_Request] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._api = False
+        self._handing_off = False
+        self._closing = False
+        self._paused = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        self._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connections.discard(self)
+        self._closing = True
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self._raw is not None:
+            self._raw.append(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._hand_off()  # an upgrade request: aiohttp answers it
+        except (httptools.HttpParserError, _HandOff):
+            # httptools wraps exceptions raised by callbacks (HttpParserCallbackError)
+            if self._handing_off:
+                self._hand_off()
+            else:
+                self._reply_and_close(400, b"Bad Request")
+
+    def close(self) -> None:
+        if self._transport is not None and not self._closing:
+            self._closing = True
+            self._transport.close()
+
+    # -- hand-off to aiohttp -------------------------------------------------------------------
+
+    def _hand_off(self) -> None:
+        transport = self._transport
+        raw = self._raw
+        if transport is None or raw is None:  # mid-life upgrade attempt on an API connection
+            self._reply_and_close(400, b"Bad Request")
+            return
+        self._connections.discard(self)
+        proto = self._fallback()
+        transport.set_protocol(proto)
+        proto.connection_made(transport)
+        proto.data_received(b"".join(raw))
+        self._raw = None
+
+    # -- httptools callbacks -------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._req = _Request()
+
+    def on_url(self, url: bytes) -> None:
+        assert self._req is not None
+        self._req.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname in _WANTED:
+            assert self._req is not None
+            self._req.headers[lname] = value
+
+    def on_headers_complete(self) -> None:
+        req = self._req
+        assert req is not None
+        req.method = self._parser.get_method()
+        req.keep_alive = self._parser.should_keep_alive()
+        if not self._api:
+            path = httptools.parse_url(req.url).path.decode("latin-1")
+            if req.method != b"POST" or path not in self._routes:
+                self._handing_off = True
+                raise _HandOff
+            self._api = True
+            self._raw = None  # this connection stays here
+
+    def on_body(self, body: bytes) -> None:
+        req = self._req
+        assert req is not None
+        if len(req.body) + len(body) > MAX_BODY:
+            self._reply_and_close(413, b"")
+            return
+        req.body += body
+
+    def on_message_complete(self) -> None:
+        req = self._req
+        self._req = None
+        if req is None or self._closing:
+            return
+        self._queue.append(req)
+        if len(self._queue) > MAX_PIPELINED and not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._serve())
+
+    # -- answering -----------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        try:
+            while self._queue and not self._closing:
+                req = self._queue.popleft()
+                status, body, json = await self._answer(req)
+                transport = self._transport
+                if transport is None or transport.is_closing():
+                    return
+                close = not req.keep_alive
+                transport.write(_response(status, body, close=close, json=json))
+                if close:
+                    self.close()
+                    return
+                if self._paused and len(self._queue) <= MAX_PIPELINED // 2:
+                    self._paused = False
+                    transport.resume_reading()
+        finally:
+            self._worker = None
+
+    async def _answer(self, req: _Request) -> tuple[int, bytes, bool]:
+        url = httptools.parse_url(req.url)
+        handler = self._routes.get(url.path.decode("latin-1"))
+        if handler is None:
+            return 404, b"404 page not found", False
+        if req.method != b"POST":
+            return 405, b"", False
+        headers = req.headers
+        query_key = None
+        if url.query:
+            values = parse_qs(url.query.decode("latin-1")).get("api_key")
+            query_key = values[0] if values else None
+        if not handler.auth.check(
+            _text(headers.get(b"x-api-key")), _text(headers.get(b"authorization")), query_key
+        ):
+            return 401, b"", False
+        status, body = await handler.call(
+            bytes(req.body), _text(headers.get(b"x-centrifugo-error-mode"))
+        )
+        return status, body, not (status == 400 and body == b"Bad Request")
+
+    def _reply_and_close(self, status: int, body: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(_response(status, body, close=True, json=False))
+        self.close()
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+class FrontServer:
+    """A listening socket whose connections start with ``FrontProtocol``."""
+
+    def __init__(self, server: asyncio.Server, connections: set[FrontProtocol]) -> None:
+        self._server = server
+        self._connections = connections
+
+    @classmethod
+    async def start(
+        cls,
+        routes: dict[str, MethodHandler],
+        fallback: Callable[[], asyncio.Protocol],
+        host: str | None,
+        port: int,
+    ) -> FrontServer:
+        connections: set[FrontProtocol] = set()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: FrontProtocol(routes, fallback, connections),
+            host,
+            port,
+            reuse_address=True,
+            backlog=4096,
+        )
+        return cls(server, connections)
+
+    async def close(self) -> None:
+        """Stop accepting, then close the API connections (aiohttp closes its own)."""
+        self._server.close()
+        for conn in list(self._connections):
+            conn.close()
+        await self._server.wait_closed()

@@ -1,0 +1,86 @@
+"""The listening socket's front protocol (front.py): API calls answered without aiohttp,
+everything else handed over to it on the same port (API-01, API-04, API-05, TR-01)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from support.server import ServerFactory, ServerProcess
+
+CONFIG: dict[str, Any] = {"client": {"insecure": True}, "http_api": {"key": "k"}}
+
+
+def exchange(server: ServerProcess, raw: bytes, *, expect: int = 1) -> list[bytes]:
+    """Send raw bytes on one connection; read until ``expect`` responses (or EOF)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(raw)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < expect or not _complete(data, expect):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    parts = data.split(b"HTTP/1.1 ")[1:]
+    return [b"HTTP/1.1 " + p for p in parts]
+
+
+def _complete(data: bytes, expect: int) -> bool:
+    pieces = data.split(b"HTTP/1.1 ")[1:]
+    if len(pieces) < expect:
+        return False
+    last = pieces[-1]
+    head, sep, body = last.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return True
+
+
+def post(path: str, body: bytes, *extra: str) -> bytes:
+    head = [f"POST {path} HTTP/1.1", "Host: x", f"Content-Length: {len(body)}", *extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def test_pipelined_api_calls_answered_in_order(server_factory: ServerFactory) -> None:
+    server = server_factory(CONFIG)
+    raw = (
+        post("/api/publish", b'{"channel":"a","data":{}}', "X-API-Key: k")
+        + post("/api/publish", b'{"channel":"","data":{}}', "X-API-Key: k")
+        + post("/api/info", b"{}", "X-API-Key: wrong")
+    )
+    first, second, third = exchange(server, raw, expect=3)
+    assert first.startswith(b"HTTP/1.1 200 OK") and first.endswith(b'{"result":{}}')
+    assert second.endswith(b'{"error":{"code":107,"message":"bad request"}}')
+    assert third.startswith(b"HTTP/1.1 401 Unauthorized")
+
+
+def test_bad_json_and_unknown_path_on_an_api_connection(server_factory: ServerFactory) -> None:
+    server = server_factory(CONFIG)
+    raw = post("/api/publish", b"{not json", "X-API-Key: k") + post(
+        "/api/nope", b"{}", "X-API-Key: k"
+    )
+    bad, missing = exchange(server, raw, expect=2)
+    assert bad.startswith(b"HTTP/1.1 400 Bad Request") and bad.endswith(b"Bad Request")
+    assert missing.startswith(b"HTTP/1.1 404")
+
+
+def test_connection_close_is_honoured(server_factory: ServerFactory) -> None:
+    server = server_factory(CONFIG)
+    raw = post("/api/info", b"{}", "X-API-Key: k", "Connection: close")
+    (reply,) = exchange(server, raw)
+    assert b"Connection: close" in reply and b'"nodes"' in reply
+
+
+def test_other_requests_reach_aiohttp_on_the_same_port(server_factory: ServerFactory) -> None:
+    server = server_factory({**CONFIG, "health": {"enabled": True}})
+    status, _, body = server.http_get("/health")
+    assert (status, body) == (200, b"{}")
+    legacy = post("/api", b'{"method":"info","params":{}}', "Authorization: apikey k")
+    (reply,) = exchange(server, legacy)
+    assert reply.startswith(b"HTTP/1.1 200") and b'"nodes"' in reply
+    get = b"GET /api/publish HTTP/1.1\r\nHost: x\r\n\r\n"
+    (reply,) = exchange(server, get)
+    assert reply.startswith(b"HTTP/1.1 405")
