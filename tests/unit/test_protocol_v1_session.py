@@ -62,7 +62,8 @@ async def test_no_server_pings_to_v1_clients_l09_l53() -> None:
     node = make_node({"client.ping_interval": "25s"})
     c = V1Client(node)
     await c.send({"id": 1, "params": {"token": token("42")}})
-    assert c.session._ping_timer is None
+    timer = c.session._ping_timer
+    assert timer is not None and timer.callback == c.session._send_native_ping
     assert c.session.awaiting_pong is False
 
 
@@ -154,3 +155,23 @@ async def test_v1_and_v2_subscribers_each_get_their_encoding() -> None:
     assert v2_sink.take() == [
         {"push": {"channel": "open:mix", "pub": {"data": {"x": 1}, "info": info1}}}
     ]
+
+
+async def test_send_without_handler_is_ignored_for_v1_mg21() -> None:
+    """Centrifugo v3 silently ignored ``send`` when no handler was set (MG-21)."""
+    c = V1Client(make_node())
+    await c.send({"id": 1, "params": {"token": token("42")}})
+    assert await c.send({"method": 8, "params": {"data": {"x": 1}}}) == []
+    assert c.sink.closed is None
+
+
+async def test_v1_gets_transport_pings_not_app_pings_l09() -> None:
+    import asyncio
+
+    node = make_node({"client.ping_interval": "0.2s", "client.pong_timeout": "0.1s"})
+    c = V1Client(node)
+    pings: list[int] = []
+    c.sink.native_ping = lambda: pings.append(1)  # type: ignore[attr-defined]
+    await c.send({"id": 1, "params": {"token": token("42")}})
+    await asyncio.sleep(0.5)
+    assert pings and c.sink.take() == [] and c.sink.closed is None

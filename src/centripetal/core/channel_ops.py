@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from centripetal.config.schema import ChannelOptions
     from centripetal.hub import Subscriber
     from centripetal.node import Node
+    from centripetal.protocol.codec import Codec
 
 
 def _wire_info(info: Any) -> messages.ClientInfo:
@@ -41,6 +42,7 @@ class ChannelOpsMixin:
     client_id: str
     user: str
     subs: dict[str, Subscriber]
+    codec: Codec
 
     def send_reply(self, reply: messages.Reply) -> None: ...
     def client_info(self, chan_info: bytes | None = None) -> Any: ...
@@ -175,5 +177,7 @@ class ChannelOpsMixin:
 
     def handle_send(self, req: messages.SendRequest) -> None:
         if self.node.message_handler is None:
+            if self.codec.legacy:  # v3 ignored a send without handler (MG-21, L-13)
+                return
             raise DisconnectRequest(3508)
         self.node.message_handler(self, req.data)  # type: ignore[arg-type]

@@ -404,10 +404,21 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
 
     def _schedule_ping(self, *, first: bool = False) -> None:
         interval = self.node.config.client.ping_interval
-        if interval <= 0 or self.codec.legacy:  # v1 clients ping the server (L-09, L-53)
+        if interval <= 0:
             return
         delay = random.uniform(interval / 2, interval) if first else interval
-        self._ping_timer = self.node.timers.schedule(delay, self._send_ping)
+        # v1 clients ping the server themselves; the server adds transport-level pings
+        # where the transport has them (L-09, L-53)
+        callback = self._send_native_ping if self.codec.legacy else self._send_ping
+        self._ping_timer = self.node.timers.schedule(delay, callback)
+
+    def _send_native_ping(self) -> None:
+        if self.state != CONNECTED:
+            return
+        native_ping = getattr(self.sink, "native_ping", None)
+        if native_ping is not None:
+            native_ping()
+        self._schedule_ping()
 
     def _send_ping(self) -> None:
         if self.state != CONNECTED:

@@ -163,6 +163,17 @@ class WebSocketConnection:
             if session is not None:
                 session.disconnect(3008)  # P-96 slow consumer
 
+    def native_ping(self) -> None:
+        """A WebSocket ping frame (v1 keep-alive, L-09); aiohttp answers the peer's pongs."""
+        if not self.closing:
+            self.node.spawn(self._ping())
+
+    async def _ping(self) -> None:
+        try:
+            await self.ws.ping()
+        except Exception:  # the connection is going away; its close path cleans up
+            return
+
     def close(self, code: int, reason: str) -> None:
         if self.closing:
             return
