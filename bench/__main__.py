@@ -54,17 +54,24 @@ def run_job(workload: str, running: systems.Running, mode: Mode) -> dict[str, An
 
 
 def run_system(name: str, workloads: list[str], mode: Mode, errors: list[str]) -> dict[str, Any]:
+    only = systems.ONLY.get(name, WORKLOADS)
+    skipped = {"skipped": f"{name} runs {', '.join(only)} only"}
     results: dict[str, Any] = {}
+    if not any(w in only for w in workloads):
+        return {w: skipped for w in workloads}
     running = systems.start(name)
     try:
         for workload in workloads:
+            if workload not in only:
+                results[workload] = skipped
+                continue
             started = time.monotonic()
             try:
                 results[workload] = run_job(workload, running, mode)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 errors.append(f"{name} {workload}: {exc}")
                 results[workload] = {"error": str(exc)[:500]}
-            print(f"  {name:12s} {workload:4s} {time.monotonic() - started:5.1f} s", flush=True)
+            print(f"  {name:17s} {workload:4s} {time.monotonic() - started:5.1f} s", flush=True)
             if not running.alive():
                 errors.append(f"{name} exited during {workload}")
                 break

@@ -2,7 +2,8 @@
 
 The headline block follows benchmark §8.3; goals are §8.4. Ratios are ``ours / other`` for
 throughputs and ``other / ours`` never: a ratio above 1 means centripetal has the larger value,
-whatever the metric (read latencies and costs accordingly).
+whatever the metric (read latencies and costs accordingly). ``redis/memory`` divides the
+Redis-engine figures by the memory-engine ones (W2 and W5 only; the goals use memory).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 OURS = "centripetal"
+REDIS = "centripetal-redis"
 Metric = tuple[str, str, Callable[[dict[str, Any]], Any]]
 
 
@@ -128,6 +130,8 @@ def ratios(heads: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None
     for other in ("channels", "floor"):
         if other in heads:
             out[f"ours/{other}"] = {k: ratio(ours.get(k), heads[other].get(k)) for k in LABELS}
+    if REDIS in heads and OURS in heads:  # the Redis engine against the memory engine
+        out["redis/memory"] = {k: ratio(heads[REDIS].get(k), ours.get(k)) for k in LABELS}
     return out
 
 
@@ -249,7 +253,8 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += [
         "",
         "Ratios are centripetal / other: above 1 means centripetal's figure is larger "
-        "(better for rates, worse for latencies and costs). A client-bound figure "
+        "(better for rates, worse for latencies and costs); redis/memory is "
+        "centripetal-redis / centripetal. A client-bound figure "
         "is a lower bound of the server's capacity.",
         "",
     ]
