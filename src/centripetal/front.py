@@ -46,7 +46,7 @@ _REASONS = {
     500: b"Internal Server Error",
     503: b"Service Unavailable",
 }
-_WANTED = {b"x-api-key", b"authorization", b"x-centrifugo-error-mode", b"connection"}
+_WANTED = {b"x-api-key", b"authorization", b"x-centrifugo-error-mode", b"connection", b"expect"}
 
 
 class _HandOff(Exception):
@@ -175,6 +175,8 @@ class FrontProtocol(asyncio.Protocol):
                 raise _HandOff
             self._api = True
             self._raw = None  # this connection stays here
+        if req.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
 
     def on_body(self, body: bytes) -> None:
         req = self._req

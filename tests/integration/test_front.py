@@ -84,3 +84,23 @@ def test_other_requests_reach_aiohttp_on_the_same_port(server_factory: ServerFac
     get = b"GET /api/publish HTTP/1.1\r\nHost: x\r\n\r\n"
     (reply,) = exchange(server, get)
     assert reply.startswith(b"HTTP/1.1 405")
+
+
+def test_expect_100_continue_is_answered(server_factory: ServerFactory) -> None:
+    """Clients such as curl send ``Expect: 100-continue`` for larger bodies and wait."""
+    server = server_factory(CONFIG)
+    body = b'{"channel":"a","data":{}}'
+    head = (
+        "POST /api/publish HTTP/1.1\r\nHost: x\r\nX-API-Key: k\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        reply = b""
+        while not reply.endswith(b'{"result":{}}'):
+            chunk = sock.recv(4096)
+            assert chunk
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 OK")
