@@ -8,6 +8,7 @@ subscriber (DESIGN §5).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from centripetal.engines.base import ClientInfo
@@ -94,9 +95,8 @@ class PushEncoders:
     the concrete codec's ``encode_push_reply`` (P-44..P-49)."""
 
     legacy = False  # protocol v2 (the v1 codecs set True, spec §2)
-
-    def encode_push_reply(self, push: Push) -> bytes:
-        raise NotImplementedError  # each codec defines it
+    # each concrete codec binds this to its own encoder of a server-to-client Push
+    encode_push_reply: Callable[[Push], bytes]
 
     def encode_unsubscribe_push(self, channel: str, code: int, reason: str) -> bytes:
         """P-44, TV-08."""
