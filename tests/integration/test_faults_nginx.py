@@ -10,29 +10,22 @@ nothing lost, and presence on B drops A's client ids within ``engine.redis.prese
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
 from centrifuge import (
     Client,
-    ClientEventHandler,
-    ConnectedContext,
-    PublicationContext,
-    SubscribedContext,
-    SubscriptionEventHandler,
     SubscriptionState,
 )
 from centrifuge.client import ClientState
 from support.nginx import NginxServer
 from support.ports import free_port
+from support.recovery import Peer, Publisher, Recorder, api, wait_for
 from support.redis import RedisServer
-from support.server import ServerFactory, ServerProcess
+from support.server import ServerFactory
 from support.timing import scaled
 from support.tokens import connection_token
 
@@ -74,100 +67,6 @@ def node_config(redis: RedisServer, name: str) -> dict[str, Any]:
             ]
         },
     }
-
-
-class Recorder(ClientEventHandler, SubscriptionEventHandler):  # type: ignore[misc]
-    """Logs what one client is told: ``("sub", recovered, was_recovering, epoch, offset)`` and
-    ``("pub", n, offset)``, plus the client id of every connection."""
-
-    def __init__(self, user: str) -> None:
-        self.user = user
-        self.log: list[tuple[Any, ...]] = []
-        self.client_ids: list[str] = []
-        self.subscribed = asyncio.Event()
-
-    async def on_connected(self, ctx: ConnectedContext) -> None:
-        self.client_ids.append(ctx.client)
-
-    async def on_subscribed(self, ctx: SubscribedContext) -> None:
-        pos = ctx.stream_position
-        epoch, offset = (pos.epoch, pos.offset) if pos is not None else ("", -1)
-        self.log.append(("sub", ctx.recovered, ctx.was_recovering, epoch, offset))
-        self.subscribed.set()
-
-    async def on_publication(self, ctx: PublicationContext) -> None:
-        self.log.append(("pub", ctx.pub.data["n"], ctx.pub.offset))
-
-    def subs(self) -> list[tuple[Any, ...]]:
-        return [e for e in self.log if e[0] == "sub"]
-
-    def delivered(self) -> list[int]:
-        return [e[1] for e in self.log if e[0] == "pub"]
-
-    def offsets(self) -> list[int]:
-        return [e[2] for e in self.log if e[0] == "pub"]
-
-
-@dataclass
-class Peer:
-    client: Client
-    sub: Any
-    rec: Recorder
-
-
-@dataclass
-class Publisher:
-    """``{"n": n}`` at ``RATE`` through one node's API, each ``n`` retried with the same
-    ``idempotency_key`` until a result comes back (HR-12)."""
-
-    node: ServerProcess
-    acked: dict[int, tuple[int, str]] = field(default_factory=dict)
-    given_up: list[int] = field(default_factory=list)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=scaled(2))) as http:
-            n = 0
-            next_at = loop.time()
-            while not stop.is_set():
-                n += 1
-                body = {"channel": CHANNEL, "data": {"n": n}, "idempotency_key": f"pub-{n}"}
-                deadline = loop.time() + scaled(20)
-                while n not in self.acked and loop.time() < deadline:
-                    try:
-                        async with http.post(f"{self.node.http_url}/api/publish", json=body) as r:
-                            result = json.loads(await r.read()).get("result")
-                    except (aiohttp.ClientError, TimeoutError, ValueError):
-                        result = None
-                    if isinstance(result, dict) and "offset" in result:
-                        self.acked[n] = (int(result["offset"]), str(result.get("epoch", "")))
-                    else:
-                        await asyncio.sleep(0.1)
-                if n not in self.acked:
-                    self.given_up.append(n)
-                next_at = max(next_at + 1 / RATE, loop.time() - 1 / RATE)
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
-
-
-async def api(node: ServerProcess, method: str, body: dict[str, Any]) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=scaled(5))) as http,
-        http.post(f"{node.http_url}/api/{method}", json=body) as resp,
-    ):
-        reply: dict[str, Any] = json.loads(await resp.read())
-        return reply
-
-
-async def wait_for(predicate: Any, timeout: float, what: str, *, strict: bool = True) -> None:
-    """Poll ``predicate`` for ``scaled(timeout)``; on timeout raise, or return if not strict."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + scaled(timeout)
-    while not await predicate():
-        if loop.time() > deadline:
-            if not strict:
-                return
-            raise AssertionError(f"timed out after {scaled(timeout):.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 @pytest.fixture
@@ -216,7 +115,7 @@ async def test_r9b_sigkill_node_behind_nginx_clients_recover_on_other_node(
         on_a = counts["node-a"]
         first_ids = {p.rec.user: p.rec.client_ids[0] for p in peers}
 
-        publisher = Publisher(node_b)
+        publisher = Publisher(node_b, CHANNEL, RATE)
         stop = asyncio.Event()
         task = asyncio.create_task(publisher.run(stop))
         try:

@@ -17,25 +17,18 @@ Invariants checked for every client:
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
 from centrifuge import (
     Client,
-    ClientEventHandler,
-    ConnectedContext,
-    PublicationContext,
-    SubscribedContext,
-    SubscriptionEventHandler,
     SubscriptionState,
 )
 from centrifuge.client import ClientState
+from support.recovery import Event, Peer, Publisher, Recorder, api, wait_for
 from support.redis import RedisServer
-from support.server import ServerFactory, ServerProcess
+from support.server import ServerFactory
 from support.timing import scaled
 from support.tokens import connection_token
 
@@ -43,9 +36,6 @@ SECRET = "faults-redis-secret-0123456789abcdef0123"
 CHANNEL = "rec:feed"
 NUM_CLIENTS = 20
 RATE = 50.0
-
-# (kind, a, b, c, d): ("sub", recovered, was_recovering, epoch, offset) | ("pub", n, offset)
-Event = tuple[Any, ...]
 
 
 def node_config(redis: RedisServer, *, presence_ttl: float = 60.0) -> dict[str, Any]:
@@ -78,91 +68,6 @@ def node_config(redis: RedisServer, *, presence_ttl: float = 60.0) -> dict[str, 
             ]
         },
     }
-
-
-class Recorder(ClientEventHandler, SubscriptionEventHandler):  # type: ignore[misc]
-    """Logs what one client is told, in order."""
-
-    def __init__(self, user: str) -> None:
-        self.user = user
-        self.log: list[Event] = []
-        self.client_ids: list[str] = []
-        self.subscribed = asyncio.Event()
-
-    async def on_connected(self, ctx: ConnectedContext) -> None:
-        self.client_ids.append(ctx.client)
-
-    async def on_subscribed(self, ctx: SubscribedContext) -> None:
-        pos = ctx.stream_position
-        epoch, offset = (pos.epoch, pos.offset) if pos is not None else ("", -1)
-        self.log.append(("sub", ctx.recovered, ctx.was_recovering, epoch, offset))
-        self.subscribed.set()
-
-    async def on_publication(self, ctx: PublicationContext) -> None:
-        self.log.append(("pub", ctx.pub.data["n"], ctx.pub.offset))
-
-    def subs(self) -> list[Event]:
-        return [e for e in self.log if e[0] == "sub"]
-
-    def delivered(self) -> list[int]:
-        return [e[1] for e in self.log if e[0] == "pub"]
-
-
-@dataclass
-class Peer:
-    client: Client
-    sub: Any
-    rec: Recorder
-
-
-@dataclass
-class Publisher:
-    """Publishes ``{"n": n}`` at ``RATE`` through one node's API, retrying each ``n`` with the
-    same ``idempotency_key`` until it gets a result (or gives up after a bounded time)."""
-
-    node: ServerProcess
-    acked: dict[int, tuple[int, str]] = field(default_factory=dict)
-    failures: int = 0
-    given_up: list[int] = field(default_factory=list)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = aiohttp.ClientTimeout(total=scaled(2))
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            n = 0
-            next_at = loop.time()
-            while not stop.is_set():
-                n += 1
-                await self._publish(http, n)
-                next_at = max(next_at + 1 / RATE, loop.time() - 1 / RATE)
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
-
-    async def _publish(self, http: aiohttp.ClientSession, n: int) -> None:
-        loop = asyncio.get_running_loop()
-        body = {"channel": CHANNEL, "data": {"n": n}, "idempotency_key": f"pub-{n}"}
-        deadline = loop.time() + scaled(20)
-        while loop.time() < deadline:
-            try:
-                async with http.post(f"{self.node.http_url}/api/publish", json=body) as resp:
-                    reply = json.loads(await resp.read())
-            except (aiohttp.ClientError, TimeoutError, ValueError):
-                reply = {}
-            result = reply.get("result") if isinstance(reply, dict) else None
-            if isinstance(result, dict) and "offset" in result:
-                self.acked[n] = (int(result["offset"]), str(result.get("epoch", "")))
-                return
-            self.failures += 1
-            await asyncio.sleep(0.1)
-        self.given_up.append(n)
-
-
-async def api(node: ServerProcess, method: str, body: dict[str, Any]) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=scaled(5))) as http,
-        http.post(f"{node.http_url}/api/{method}", json=body) as resp,
-    ):
-        reply: dict[str, Any] = json.loads(await resp.read())
-        return reply
 
 
 async def connect_peers(url: str, count: int, *, reconnect_delay: float = 0.1) -> list[Peer]:
@@ -225,18 +130,6 @@ def lost_acked(rec: Recorder, acked: dict[int, tuple[int, str]]) -> list[int]:
     return lost
 
 
-async def wait_for(predicate: Any, timeout: float, what: str, *, strict: bool = True) -> None:
-    """Poll ``predicate`` for ``scaled(timeout)``; on timeout raise, or return if not strict."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + scaled(timeout)
-    while not predicate():
-        if loop.time() > deadline:
-            if not strict:
-                return
-            raise AssertionError(f"timed out after {scaled(timeout):.0f}s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 def all_subscribed(peers: list[Peer]) -> bool:
     return all(
         p.client.state == ClientState.CONNECTED and p.sub.state == SubscriptionState.SUBSCRIBED
@@ -269,7 +162,7 @@ async def test_r4_redis_sigkill_without_persistence_no_silent_loss(
     first_epochs = {p.rec.subs()[0][3] for p in peers}
     assert len(first_epochs) == 1 and "" not in first_epochs
     (epoch0,) = first_epochs
-    publisher = Publisher(node_b)
+    publisher = Publisher(node_b, CHANNEL, RATE)
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
     try:
@@ -328,7 +221,7 @@ async def test_r5_redis_aof_clean_restart_recovers_everything(
     node_b = server_factory(node_config(durable_redis))
     peers = await connect_peers(node_a.ws_url(), NUM_CLIENTS)
     (epoch0,) = {p.rec.subs()[0][3] for p in peers}
-    publisher = Publisher(node_b)
+    publisher = Publisher(node_b, CHANNEL, RATE)
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
     try:
