@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from support.ports import free_port, port_accepts
+from support.redis import RedisServer
 from support.server import ServerFactory
 from support.timing import scaled
 
@@ -65,12 +66,16 @@ CONNECT, SUBSCRIBE, PUBLISH = (
 )
 
 
-def tutorial_config(centrifugo_port: int, django_port: int) -> dict[str, Any]:
-    """The tutorial's config with its ports moved and the memory engine instead of Redis."""
+def tutorial_config(
+    centrifugo_port: int, django_port: int, *, redis: bool = False
+) -> dict[str, Any]:
+    """The tutorial's config with its ports moved; the memory engine instead of Redis unless
+    ``redis`` (then ``engine``/``redis_address`` stay verbatim: Redis on localhost:6379)."""
     config: dict[str, Any] = json.loads(TUTORIAL_CONFIG_JSON)
     config["port"] = centrifugo_port
-    config["engine"] = "memory"
-    del config["redis_address"]
+    if not redis:
+        config["engine"] = "memory"
+        del config["redis_address"]
     for key in ("proxy_connect_endpoint", "proxy_publish_endpoint", "proxy_subscribe_endpoint"):
         config[key] = config[key].replace("localhost:8000", f"localhost:{django_port}")
     return config
@@ -197,12 +202,26 @@ def run_tabs(node: str, ws_url: str) -> tuple[dict[str, Any], str]:
     return report, text
 
 
+@pytest.fixture(params=["memory", "redis"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The tutorial's engine line: memory, or ``"engine": "redis"`` with its verbatim
+    ``redis_address`` (a real redis-server started on localhost:6379; EN-05, issue 5)."""
+    if request.param == "memory":
+        yield "memory"
+        return
+    if port_accepts("127.0.0.1", 6379):
+        pytest.fail("port 6379 is busy: the tutorial's redis_address needs it for this test")
+    with RedisServer(port=6379):
+        yield "redis"
+
+
 def test_tutorial_chat_flow(
-    server_factory: ServerFactory, django_server: DjangoServer, node: str
+    server_factory: ServerFactory, django_server: DjangoServer, node: str, engine: str
 ) -> None:
     """Two tabs join ``rooms:lobby``; tab 1 says hello; both see it; Django saw the cookies."""
     port = free_port()
-    server = server_factory(tutorial_config(port, django_server.port), port=port)
+    config = tutorial_config(port, django_server.port, redis=engine == "redis")
+    server = server_factory(config, port=port)
     report, text = run_tabs(node, server.ws_url())
     records = django_server.records()
     context = server.describe(
