@@ -97,3 +97,21 @@ def test_shard_index_single_and_spread() -> None:
         counts[shard_index(f"ch{i}", 2)] += 1
     assert 400 < counts[0] < 600
     assert shard_index("news", 2) == shard_index("news", 2)
+
+
+def test_unsupported_options_warn_or_refuse(caplog: pytest.LogCaptureFixture) -> None:
+    """Accepted-but-unused Redis options are named at startup; Sentinel TLS is refused rather
+    than silently used in plain text (EN-03)."""
+    from centripetal.config import config_from_mapping
+    from centripetal.engines.base import EngineError
+    from centripetal.engines.redis import create_redis_engine
+
+    cfg = config_from_mapping({"engine": {"type": "redis", "redis": {"history_use_lists": True}}})
+    with caplog.at_level("WARNING"):
+        create_redis_engine(cfg)
+    assert "engine.redis.history_use_lists is set but not supported" in caplog.text
+    cfg = config_from_mapping(
+        {"engine": {"type": "redis", "redis": {"sentinel_tls": {"enabled": True}}}}
+    )
+    with pytest.raises(EngineError, match=r"engine\.redis\.sentinel_tls"):
+        create_redis_engine(cfg)

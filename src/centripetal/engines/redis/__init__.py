@@ -6,8 +6,10 @@ translated by the config loader, EN-05).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
+from centripetal.engines.base import EngineError
 from centripetal.engines.redis.addresses import ShardAddress, parse_address, shard_addresses
 from centripetal.engines.redis.broker import RedisBroker
 from centripetal.engines.redis.presence import RedisPresenceManager
@@ -39,9 +41,34 @@ def build_shards(redis_cfg: schema.RedisEngine) -> list[Shard]:
     ]
 
 
+logger = logging.getLogger("centripetal.engines.redis")
+
+_UNUSED_OPTIONS = (
+    "history_use_lists",
+    "presence_hash_field_ttl",
+    "presence_user_mapping",
+    "force_resp2",
+)
+
+
+def _warn_unused(redis_cfg: schema.RedisEngine) -> None:
+    """Options accepted for compatibility but not acted on: say so at startup, by key."""
+    for key in _UNUSED_OPTIONS:
+        if getattr(redis_cfg, key):
+            logger.warning("engine.redis.%s is set but not supported; it has no effect", key)
+    if redis_cfg.replica_client:
+        logger.warning("engine.redis.replica_client is set but not supported; reads use masters")
+    if redis_cfg.sentinel_tls.enabled:
+        raise EngineError(
+            "engine.redis.sentinel_tls: TLS to Sentinel is not supported; refusing to connect "
+            "in plain text"
+        )
+
+
 def create_redis_engine(config: schema.Config) -> tuple[RedisBroker, RedisPresenceManager]:
     """Build the Redis broker and presence manager for ``engine.type: redis`` (EN-03)."""
     redis_cfg = config.engine.redis
+    _warn_unused(redis_cfg)
     broker = RedisBroker(
         build_shards(redis_cfg),
         prefix=redis_cfg.prefix,
