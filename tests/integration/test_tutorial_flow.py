@@ -11,16 +11,9 @@ PX-12 subscribe proxy and PX-13 publish proxy for the ``rooms`` namespace (v3
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,34 +22,12 @@ from support.ports import free_port, port_accepts
 from support.redis import RedisServer
 from support.server import ServerFactory
 from support.timing import scaled
+from support.tutorial import DjangoProcess, tutorial_config
 
 pytestmark = pytest.mark.node
 
 HERE = Path(__file__).resolve().parent
 JS_DIR = HERE / "js"
-DJANGO_DIR = HERE / "tutorial"
-
-# The tutorial's config.json ("Starting Centrifugo server"), as printed there.
-TUTORIAL_CONFIG_JSON = """
-{
-    "port": 8001,
-    "engine": "redis",
-    "redis_address": "redis://localhost:6379",
-    "allowed_origins": "http://localhost:9000",
-    "proxy_connect_endpoint": "http://localhost:8000/chat/centrifugo/connect/",
-    "proxy_publish_endpoint": "http://localhost:8000/chat/centrifugo/publish/",
-    "proxy_subscribe_endpoint": "http://localhost:8000/chat/centrifugo/subscribe/",
-    "proxy_http_headers": ["Cookie"],
-    "namespaces": [
-        {
-            "name": "rooms",
-            "publish": true,
-            "proxy_publish": true,
-            "proxy_subscribe": true
-        }
-    ]
-}
-"""
 
 CHANNEL = "rooms:lobby"
 MESSAGE = {"message": "hello"}
@@ -66,93 +37,17 @@ CONNECT, SUBSCRIBE, PUBLISH = (
 )
 
 
-def tutorial_config(
-    centrifugo_port: int, django_port: int, *, redis: bool = False
-) -> dict[str, Any]:
-    """The tutorial's config with its ports moved; the memory engine instead of Redis unless
-    ``redis`` (then ``engine``/``redis_address`` stay verbatim: Redis on localhost:6379)."""
-    config: dict[str, Any] = json.loads(TUTORIAL_CONFIG_JSON)
-    config["port"] = centrifugo_port
-    if not redis:
-        config["engine"] = "memory"
-        del config["redis_address"]
-    for key in ("proxy_connect_endpoint", "proxy_publish_endpoint", "proxy_subscribe_endpoint"):
-        config[key] = config[key].replace("localhost:8000", f"localhost:{django_port}")
-    return config
-
-
-@dataclass
-class DjangoServer:
-    """The tutorial project under ``manage.py runserver``; ``records()`` reads its proxy log."""
-
-    port: int
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    proxy_log: Path
-
-    def records(self) -> list[dict[str, Any]]:
-        if not self.proxy_log.exists():
-            return []
-        lines = self.proxy_log.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _answers(port: int) -> bool:
-    if not port_accepts("127.0.0.1", port):
-        return False
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(2))
-    try:
-        conn.request("GET", "/")
-        conn.getresponse().read()
-        return True
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
 @pytest.fixture
-def django_server(tmp_path: Path) -> Iterator[DjangoServer]:
-    """Start the tutorial project on a free port; stop exactly that pid at teardown."""
-    port = free_port()
-    log_path = tmp_path / "django.log"
-    proxy_log = tmp_path / "proxy-requests.jsonl"
-    env = dict(os.environ, TUTORIAL_PROXY_LOG=str(proxy_log), PYTHONUNBUFFERED="1")
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=DJANGO_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = DjangoServer(port, proc, log_path, proxy_log)
+def django_server(tmp_path: Path) -> Iterator[DjangoProcess]:
+    """The tutorial project on a free port; exactly that pid is stopped at teardown."""
     try:
-        deadline = time.monotonic() + scaled(15)
-        while not _answers(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"Django runserver not answering on :{port} (exit {proc.poll()}):\n"
-                    + server.log_tail()
-                )
-            time.sleep(0.05)
-        yield server
+        django = DjangoProcess.start(tmp_path, ready_path="/")
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield django
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=scaled(10))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=scaled(10))
+        django.stop()
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +111,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def test_tutorial_chat_flow(
-    server_factory: ServerFactory, django_server: DjangoServer, node: str, engine: str
+    server_factory: ServerFactory, django_server: DjangoProcess, node: str, engine: str
 ) -> None:
     """Two tabs join ``rooms:lobby``; tab 1 says hello; both see it; Django saw the cookies."""
     port = free_port()
