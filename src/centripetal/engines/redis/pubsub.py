@@ -118,6 +118,11 @@ class PubSubConnection:
         except TimeoutError as exc:
             self.wanted.discard(channel)
             self._pending_sub.discard(channel)
+            waiters = self._waiters.get(channel)
+            if waiters is not None and fut in waiters:
+                waiters.remove(fut)  # never leave a waiter behind (bounded state)
+                if not waiters:
+                    del self._waiters[channel]
             raise EngineError(f"redis subscribe to {channel!r} timed out") from exc
 
     def unsubscribe(self, channel: str) -> None:
