@@ -424,7 +424,7 @@ async def test_px11_refresh_proxy_keeps_connection_then_expired_closes_3005(
     backend: FakeBackend, server_factory: ServerFactory
 ) -> None:
     backend.answers["connect"] = lambda _: {
-        "result": {"user": "5", "expire_at": int(time.time()) + 1}
+        "result": {"user": "5", "expire_at": int(time.time()) + 2}
     }
     calls = 0
 
@@ -432,7 +432,7 @@ async def test_px11_refresh_proxy_keeps_connection_then_expired_closes_3005(
         nonlocal calls
         calls += 1
         if calls == 1:
-            return {"result": {"expire_at": int(time.time()) + 1}}
+            return {"result": {"expire_at": int(time.time()) + 2}}
         return {"result": {"expired": True}}
 
     backend.answers["refresh"] = refresh

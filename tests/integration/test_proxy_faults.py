@@ -108,7 +108,7 @@ async def test_r11_refresh_fault_keeps_connection(
     else:
         arm(backend, cfg, "refresh", fault)
     backend.answers["connect"] = lambda _: {
-        "result": {"user": "5", "expire_at": int(time.time()) + 1}
+        "result": {"user": "5", "expire_at": int(time.time()) + 2}
     }
     server = server_factory(cfg)
     ws = await open_ws(server)
