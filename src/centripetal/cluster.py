@@ -14,6 +14,9 @@ same as a cluster of one.
   reach the matching connections on every node.
 * Surveys: ``channels`` asks every live node and merges the answers; nodes that do not answer
   within ``SURVEY_TIMEOUT`` are left out.
+* Emulation (TR-04): commands posted to ``/emulation`` on one node reach an emulated session
+  (http_stream, sse) owned by another node as an ``EmulationCmd`` addressed to that node, which
+  acknowledges once the commands ran.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -39,6 +42,13 @@ logger = logging.getLogger("centripetal.cluster")
 INFO_INTERVAL = 3.0
 NODE_TTL = 7.0
 SURVEY_TIMEOUT = 1.0
+EMULATION_TIMEOUT = 10.0
+
+
+class EmulationTarget(Protocol):
+    """An emulated session: runs client commands that arrived over ``/emulation``."""
+
+    async def emulate(self, frame: bytes) -> None: ...
 
 
 class NodeInfo(msgspec.Struct, tag="info"):
@@ -101,6 +111,20 @@ class SurveyResponse(msgspec.Struct, tag="survey_reply"):
     data: dict[str, int]
 
 
+class EmulationCmd(msgspec.Struct, tag="emulation"):
+    """Client commands for emulated session ``session`` on node ``to`` (TR-04)."""
+
+    id: str
+    to: str
+    session: str
+    data: bytes
+
+
+class EmulationAck(msgspec.Struct, tag="emulation_ack"):
+    id: str
+    to: str
+
+
 Message = (
     NodeInfo
     | SubscribeCmd
@@ -108,7 +132,9 @@ Message = (
     | DisconnectCmd
     | RefreshCmd
     | SurveyRequest
-    | (SurveyResponse)
+    | SurveyResponse
+    | EmulationCmd
+    | EmulationAck
 )
 
 
@@ -152,6 +178,7 @@ class Cluster:
         self.nodes: dict[str, tuple[NodeInfo, float]] = {}
         self._surveys: dict[str, tuple[asyncio.Future[None], dict[str, dict[str, int]]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._emulations: dict[str, asyncio.Future[None]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -287,6 +314,40 @@ class Cluster:
                 merged[ch] = merged.get(ch, 0) + n
         return merged
 
+    # -- emulation (TR-04) -----------------------------------------------------------------
+
+    async def emulate(self, node_uid: str, session: str, frame: bytes) -> int:
+        """Deliver ``frame`` to emulated ``session`` on node ``node_uid``; the HTTP status of
+        the emulation request: 204 delivered (or the session is gone), 404 unknown node,
+        500 the node did not acknowledge in time."""
+        if node_uid == self.node.uid:
+            await self.deliver_emulation(session, frame)
+            return 204
+        if node_uid not in self.nodes:
+            return 404
+        cmd_id = str(uuid.uuid4())
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._emulations[cmd_id] = done
+        try:
+            await self._publish(EmulationCmd(id=cmd_id, to=node_uid, session=session, data=frame))
+            await asyncio.wait_for(done, EMULATION_TIMEOUT)
+        except TimeoutError:
+            return 500
+        finally:
+            self._emulations.pop(cmd_id, None)
+        return 204
+
+    async def deliver_emulation(self, session: str, frame: bytes) -> None:
+        target = self.node.emulation_targets.get(session)
+        if target is not None:
+            await target.emulate(frame)
+
+    async def _answer_emulation(self, sender: str, cmd: EmulationCmd) -> None:
+        try:
+            await self.deliver_emulation(cmd.session, cmd.data)
+        finally:
+            await self._publish(EmulationAck(id=cmd.id, to=sender))
+
     # -- incoming (BrokerEventHandler.handle_control) --------------------------------------
 
     def handle_control(self, data: bytes) -> None:
@@ -310,5 +371,12 @@ class Cluster:
                 answers[env.node] = msg.data
                 if set(answers) >= set(self.nodes) and not done.done():
                     done.set_result(None)
+        elif isinstance(msg, EmulationCmd):
+            if msg.to == self.node.uid:
+                self.node.spawn(self._answer_emulation(env.node, msg))
+        elif isinstance(msg, EmulationAck):
+            waiter = self._emulations.get(msg.id)
+            if msg.to == self.node.uid and waiter is not None and not waiter.done():
+                waiter.set_result(None)
         else:
             self.node.spawn(self._apply(msg))

@@ -31,6 +31,7 @@ from centripetal.timers import TimerQueue
 from centripetal.version import server_version
 
 if TYPE_CHECKING:
+    from centripetal.cluster import EmulationTarget
     from centripetal.config.schema import ChannelOptions, Config
     from centripetal.core.session import ClientSession
 
@@ -67,6 +68,8 @@ class Node:
         self.timers = TimerQueue()
         self.sessions: dict[str, ClientSession] = {}
         self.users: dict[str, set[str]] = {}
+        # emulated bidirectional sessions by their ``session`` id (TR-04, cluster.emulate)
+        self.emulation_targets: dict[str, EmulationTarget] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         # Application-backend hooks (core.hooks), installed by the proxy layer; None = off.
         self.connect_proxy: hooks.ConnectHook | None = None

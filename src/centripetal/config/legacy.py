@@ -272,6 +272,10 @@ http_stream http_stream.enabled
 sse sse.enabled
 http_stream_max_request_body_size http_stream.max_request_body_size
 sse_max_request_body_size sse.max_request_body_size
+http_stream_handler_prefix http_stream.handler_prefix
+sse_handler_prefix sse.handler_prefix
+emulation_handler_prefix emulation.handler_prefix
+emulation_max_request_body_size emulation.max_request_body_size
 proxy_sub_refresh_endpoint channel.proxy.sub_refresh.endpoint
 proxy_sub_refresh_timeout channel.proxy.sub_refresh.timeout
 proxy_subscribe_stream_endpoint channel.proxy.subscribe_stream.endpoint

@@ -1,0 +1,51 @@
+"""Routes of the HTTP fallback and unidirectional transports (spec TR-02..TR-08).
+
+Each endpoint is added when its section is enabled (v6 ``http_stream.enabled``,
+``sse.enabled``, ``uni_websocket.enabled``, ``uni_sse.enabled``, ``uni_http_stream.enabled``;
+the flat v3/v4/v5 spellings map onto them). ``/emulation`` comes with http_stream or sse
+(TR-04). All endpoints share one admission counter and one liveness sweep.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from centripetal.transports.emulation import EmulationHandler
+from centripetal.transports.http_stream import HTTPStreamHandler
+from centripetal.transports.sse import SSEHandler
+from centripetal.transports.streaming import Admission, Liveness
+from centripetal.transports.uni import UniHTTPStreamHandler, UniSSEHandler
+from centripetal.transports.uni_websocket import UniWebSocketHandler
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from centripetal.node import Node
+
+__all__ = ["add_stream_routes"]
+
+
+def add_stream_routes(app: web.Application, node: Node) -> None:
+    """Add every enabled streaming endpoint to ``app``."""
+    cfg = node.config
+    admission = Admission(node)
+    liveness = Liveness()
+    router = app.router
+    if cfg.http_stream.enabled:
+        handler = HTTPStreamHandler(node, admission, liveness)
+        router.add_route("*", cfg.http_stream.handler_prefix, handler)
+    if cfg.sse.enabled:
+        router.add_route("*", cfg.sse.handler_prefix, SSEHandler(node, admission, liveness))
+    if cfg.http_stream.enabled or cfg.sse.enabled:
+        router.add_route("*", cfg.emulation.handler_prefix, EmulationHandler(node))
+    if cfg.uni_websocket.enabled:
+        uni_ws = UniWebSocketHandler(node, admission, liveness)
+        router.add_get(cfg.uni_websocket.handler_prefix, uni_ws)
+    if cfg.uni_sse.enabled:
+        limit = cfg.uni_sse.max_request_body_size
+        uni_sse = UniSSEHandler(node, admission, liveness, limit)
+        router.add_route("*", cfg.uni_sse.handler_prefix, uni_sse)
+    if cfg.uni_http_stream.enabled:
+        limit = cfg.uni_http_stream.max_request_body_size
+        uni_stream = UniHTTPStreamHandler(node, admission, liveness, limit)
+        router.add_route("*", cfg.uni_http_stream.handler_prefix, uni_stream)

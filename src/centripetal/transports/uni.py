@@ -1,0 +1,215 @@
+"""Unidirectional transports: ``uni_http_stream`` and ``uni_sse`` (spec TR-07, TR-08, TR-10,
+P-47, P-48, P-56); the session type is shared with ``uni_websocket`` (TR-06).
+
+The client sends one ``ConnectRequest`` (JSON: ``token``, ``data``, ``subs``, ``name``,
+``version``, ``headers``) when the connection opens and never a command after it. The server
+connects the session before answering (a connect error becomes a disconnect, TR-10), then
+streams bare ``Push`` objects: ``{"connect":{...}}`` first (P-47), publications as
+``{"channel":..,"pub":{..}}``, ``{}`` pings with no pong expected (P-56), and a
+``{"disconnect":{..}}`` push before the end (P-48). Server-side subscriptions from the token,
+the connect proxy or ``subs`` apply as on any connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiohttp import web
+
+from centripetal.core.session import ClientSession
+from centripetal.protocol import json_codec
+from centripetal.protocol import messages as m
+from centripetal.protocol.codec import DecodeError, get_codec
+from centripetal.transports.origin import OriginChecker
+from centripetal.transports.sse import SSE_CONTENT_TYPE, sse_events
+from centripetal.transports.streaming import (
+    Admission,
+    Liveness,
+    StreamConnection,
+    bare_push,
+    cors_headers,
+    preflight,
+    read_body,
+    serve_stream,
+    stream_headers,
+)
+
+if TYPE_CHECKING:
+    from centripetal.node import Node
+
+__all__ = [
+    "UniHTTPStreamHandler",
+    "UniSSEHandler",
+    "UniSession",
+    "connect_command",
+    "uni_disconnect_code",
+    "uni_disconnect_push",
+]
+
+# TR-10: connect errors a unidirectional client receives as disconnects
+_ERROR_TO_DISCONNECT = {109: 3005, 110: 3005, 111: 3013, 103: 3507}
+
+
+def uni_disconnect_code(error_code: int) -> int:
+    """The disconnect for a connect error: 109/110 -> 3005, 111 -> 3013, 103 -> 3507,
+    anything else -> 3004 (TR-10)."""
+    return _ERROR_TO_DISCONNECT.get(error_code, 3004)
+
+
+def uni_disconnect_push(code: int, reason: str) -> bytes:
+    """``{"disconnect":{"code":..,"reason":..}}`` (P-48)."""
+    return json_codec.encode_push(m.Push(disconnect=m.Disconnect(code=code, reason=reason)))
+
+
+def connect_command(raw: bytes) -> m.Command | None:
+    """A JSON ``ConnectRequest`` as the connect command the session runs; None when it is not
+    a JSON object of that shape. Empty input is an empty request (TR-07)."""
+    if not raw.strip():
+        return m.Command(id=1, connect=m.ConnectRequest())
+    try:
+        if not isinstance(msgspec.json.decode(raw), dict):
+            return None
+        (cmd,) = json_codec.decode_commands(b'{"id":1,"connect":' + raw.strip() + b"}")
+    except (msgspec.DecodeError, DecodeError, ValueError):
+        return None
+    return cmd if cmd.connect is not None else None
+
+
+class UniSession(ClientSession):
+    """A session that receives pushes only: connect push instead of a connect reply, connect
+    errors as disconnects, pings without pongs (P-47, P-56, TR-10)."""
+
+    def __init__(self, node: Node, conn: StreamConnection, *, transport: str, headers: Any) -> None:
+        super().__init__(node, conn, get_codec("json"), transport=transport, headers=headers)
+        self.session_id = str(uuid.uuid4())
+
+    def _pong_enabled(self) -> bool:
+        return False  # P-56: no pong expected, the connect push has no ``pong``
+
+    def send_reply(self, reply: m.Reply) -> None:
+        result = reply.connect
+        if result is not None:
+            push = m.Connect(
+                client=result.client,
+                version=result.version,
+                data=result.data,
+                subs=result.subs,
+                expires=result.expires,
+                ttl=result.ttl,
+                ping=result.ping,
+                session=self.session_id,
+                time=result.time,
+            )
+            self.enqueue(json_codec.encode_push(m.Push(connect=push)))
+        elif reply.error is not None:
+            self.disconnect(uni_disconnect_code(reply.error.code))
+
+
+async def run_uni(
+    request: web.Request,
+    node: Node,
+    liveness: Liveness,
+    response: web.StreamResponse,
+    conn: StreamConnection,
+    cmd: m.Command,
+    transport: str,
+    preamble: bytes = b"",
+) -> None:
+    """Connect, answer 200 and stream until the session ends; clean up however it ends."""
+    session = UniSession(node, conn, transport=transport, headers=request.headers)
+    conn.session = session
+    node.metrics.connections_accepted += 1
+    try:
+        await session.handle_commands([cmd])
+        await response.prepare(request)
+        if preamble:
+            await response.write(preamble)
+    except BaseException:
+        conn.lost()
+        await session.on_transport_closed()
+        raise
+    await serve_stream(conn, liveness, _nothing)
+
+
+async def _nothing() -> None:
+    return None
+
+
+class _UniHandler:
+    transport = ""
+    content_type: str | None = None
+    preamble = b""
+
+    def __init__(
+        self, node: Node, admission: Admission, liveness: Liveness, body_limit: int
+    ) -> None:
+        self.node = node
+        self.admission = admission
+        self.liveness = liveness
+        self.origins = OriginChecker(node.config.client.allowed_origins)
+        self.limit = body_limit
+
+    def encode(self, messages: list[bytes]) -> bytes:
+        raise NotImplementedError
+
+    async def connect_request(self, request: web.Request) -> bytes | int:
+        """The raw ConnectRequest, or an HTTP status to answer with."""
+        if request.method != "POST":
+            return 405
+        body = await read_body(request, self.limit)
+        return 413 if body is None else body
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return preflight(request, self.origins)
+        headers = cors_headers(request, self.origins)
+        raw = await self.connect_request(request)
+        if isinstance(raw, int):
+            return web.Response(status=raw, headers=headers)
+        cmd = connect_command(raw)
+        if cmd is None:
+            return web.Response(status=400, headers=headers)
+        if not self.admission.admit():
+            return web.Response(status=503, headers=headers)
+        response = web.StreamResponse(
+            status=200, headers=headers | stream_headers(self.content_type)
+        )
+
+        async def write(messages: list[bytes]) -> None:
+            await response.write(self.encode(messages))
+
+        conn = StreamConnection(self.node, write, request.transport, uni_disconnect_push)
+        await run_uni(
+            request, self.node, self.liveness, response, conn, cmd, self.transport, self.preamble
+        )
+        return response
+
+
+class UniHTTPStreamHandler(_UniHandler):
+    """``/connection/uni_http_stream`` (TR-08): POST JSON ConnectRequest; one JSON push per
+    line."""
+
+    transport = "uni_http_stream"
+    content_type = "text/plain; charset=utf-8"
+
+    def encode(self, messages: list[bytes]) -> bytes:
+        return b"".join(bare_push(msg) + b"\n" for msg in messages)
+
+
+class UniSSEHandler(_UniHandler):
+    """``/connection/uni_sse`` (TR-07): GET with an optional ``cf_connect`` (URL-encoded JSON
+    ConnectRequest) or POST with it as the body; ``\\r\\n``, then ``data: <push>\\n\\n``."""
+
+    transport = "uni_sse"
+    content_type = SSE_CONTENT_TYPE
+    preamble = b"\r\n"
+
+    async def connect_request(self, request: web.Request) -> bytes | int:
+        if request.method == "GET":
+            return request.query.get("cf_connect", "").encode()
+        return await super().connect_request(request)
+
+    def encode(self, messages: list[bytes]) -> bytes:
+        return sse_events([bare_push(msg) for msg in messages])
