@@ -8,7 +8,10 @@ Every accepted connection starts here. httptools parses the head of its first re
   protocol for its whole life and every request on it is answered here: one parse, one
   executor call, one write. This is the benchmark's W5 path; aiohttp's request machinery costs
   several times the publish itself (docs/benchmark.md).
-* anything else (WebSocket upgrades, the legacy ``POST /api``, health, metrics …) — the
+* ``GET`` of an upgrade endpoint (``websocket.handler_prefix``, TR-01) — the parsed head goes
+  to that endpoint's ``upgrade``, which answers the handshake and gives the transport its own
+  protocol (transports/websocket.py); a plain GET there is answered 400.
+* anything else (other upgrades, the legacy ``POST /api``, health, metrics …) — the
   connection is handed to aiohttp's protocol unchanged: the bytes received so far are replayed
   into it and aiohttp serves the connection from then on.
 
@@ -21,11 +24,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs
 
 import httptools
+
+from centripetal.transports.handshake import UpgradeRequest
 
 if TYPE_CHECKING:
     from centripetal.api.http import MethodHandler
@@ -49,17 +54,26 @@ _REASONS = {
 _WANTED = {b"x-api-key", b"authorization", b"x-centrifugo-error-mode", b"connection", b"expect"}
 
 
+class Upgrader(Protocol):
+    """An endpoint that takes over a connection after its upgrade request."""
+
+    def upgrade(
+        self, transport: asyncio.Transport, request: UpgradeRequest, rest: bytes
+    ) -> None: ...
+
+
 class _HandOff(Exception):
     """Raised from a parser callback: this connection belongs to aiohttp."""
 
 
 class _Request:
-    __slots__ = ("body", "headers", "keep_alive", "method", "url")
+    __slots__ = ("all_headers", "body", "headers", "keep_alive", "method", "url")
 
-    def __init__(self) -> None:
+    def __init__(self, keep_all: bool) -> None:
         self.url = b""
         self.method = b""
         self.headers: dict[bytes, bytes] = {}
+        self.all_headers: list[tuple[bytes, bytes]] | None = [] if keep_all else None
         self.body = bytearray()
         self.keep_alive = True
 
@@ -87,8 +101,11 @@ class FrontProtocol(asyncio.Protocol):
         routes: dict[str, MethodHandler],
         fallback: Callable[[], asyncio.Protocol],
         connections: set[FrontProtocol],
+        upgrades: Mapping[str, Upgrader],
     ) -> None:
         self._routes = routes
+        self._upgrades = upgrades
+        self._upgrade: tuple[Upgrader, UpgradeRequest] | None = None
         self._fallback = fallback
         self._connections = connections
         self._transport: asyncio.Transport | None = None
@@ -119,8 +136,11 @@ class FrontProtocol(asyncio.Protocol):
             self._raw.append(data)
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._hand_off()  # an upgrade request: aiohttp answers it
+        except httptools.HttpParserUpgrade as exc:
+            if self._upgrade is not None:
+                self._upgrade_to(self._upgrade, data[exc.args[0] :])
+            else:
+                self._hand_off()  # another upgrade request: aiohttp answers it
         except (httptools.HttpParserError, _HandOff):
             # httptools wraps exceptions raised by callbacks (HttpParserCallbackError)
             if self._handing_off:
@@ -148,20 +168,32 @@ class FrontProtocol(asyncio.Protocol):
         proto.data_received(b"".join(raw))
         self._raw = None
 
+    def _upgrade_to(self, target: tuple[Upgrader, UpgradeRequest], rest: bytes) -> None:
+        transport = self._transport
+        self._upgrade = None
+        self._raw = None
+        self._connections.discard(self)
+        if transport is not None and not transport.is_closing():
+            endpoint, request = target
+            endpoint.upgrade(transport, request, rest)
+
     # -- httptools callbacks -------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._req = _Request()
+        self._req = _Request(keep_all=not self._api)
 
     def on_url(self, url: bytes) -> None:
         assert self._req is not None
         self._req.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        req = self._req
+        assert req is not None
+        if req.all_headers is not None:
+            req.all_headers.append((name, value))
         lname = name.lower()
         if lname in _WANTED:
-            assert self._req is not None
-            self._req.headers[lname] = value
+            req.headers[lname] = value
 
     def on_headers_complete(self) -> None:
         req = self._req
@@ -169,7 +201,12 @@ class FrontProtocol(asyncio.Protocol):
         req.method = self._parser.get_method()
         req.keep_alive = self._parser.should_keep_alive()
         if not self._api:
-            path = httptools.parse_url(req.url).path.decode("latin-1")
+            url = httptools.parse_url(req.url)
+            path = url.path.decode("latin-1")
+            endpoint = self._upgrades.get(path)
+            if endpoint is not None and req.method == b"GET":
+                self._start_upgrade(endpoint, path, url.query, req)
+                return
             if req.method != b"POST" or path not in self._routes:
                 self._handing_off = True
                 raise _HandOff
@@ -177,6 +214,16 @@ class FrontProtocol(asyncio.Protocol):
             self._raw = None  # this connection stays here
         if req.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
+
+    def _start_upgrade(
+        self, endpoint: Upgrader, path: str, query: bytes | None, req: _Request
+    ) -> None:
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in req.all_headers or ()
+        ]
+        request = UpgradeRequest(path, (query or b"").decode("latin-1"), headers)
+        self._upgrade = (endpoint, request)
 
     def on_body(self, body: bytes) -> None:
         req = self._req
@@ -191,6 +238,11 @@ class FrontProtocol(asyncio.Protocol):
         self._req = None
         if req is None or self._closing:
             return
+        if self._upgrade is not None:
+            if not self._parser.should_upgrade():  # a plain GET of the endpoint (TR-01)
+                self._upgrade = None
+                self._reply_and_close(400, b"Bad Request")
+            return  # else the parser reports the upgrade next (data_received)
         self._queue.append(req)
         if len(self._queue) > MAX_PIPELINED and not self._paused and self._transport is not None:
             self._paused = True
@@ -265,11 +317,13 @@ class FrontServer:
         fallback: Callable[[], asyncio.Protocol],
         host: str | None,
         port: int,
+        upgrades: Mapping[str, Upgrader] | None = None,
     ) -> FrontServer:
         connections: set[FrontProtocol] = set()
         loop = asyncio.get_running_loop()
+        endpoints = dict(upgrades or {})
         server = await loop.create_server(
-            lambda: FrontProtocol(routes, fallback, connections),
+            lambda: FrontProtocol(routes, fallback, connections, endpoints),
             host,
             port,
             reuse_address=True,

@@ -14,21 +14,18 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from centripetal import proxy
 from centripetal.api import add_api_routes, api_app_for
 from centripetal.api.http import method_handlers
 from centripetal.engines.base import EngineError
-from centripetal.front import FrontServer
+from centripetal.front import FrontServer, Upgrader
 from centripetal.node import Node
 from centripetal.observability import metrics
-from centripetal.transports.websocket import (
-    CLOSE_TIMEOUT,
-    WebSocketHandler,
-    aiohttp_size_limit,
-    answer_close,
-)
+from centripetal.transports.echo import ECHO_PATH, EchoEndpoint
+from centripetal.transports.routes import add_stream_routes
+from centripetal.transports.websocket import WebSocketEndpoint
 
 if TYPE_CHECKING:
     from centripetal.config.schema import Config
@@ -74,30 +71,6 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
-async def _echo(request: web.Request) -> web.StreamResponse:
-    """Test-only echo over the same WebSocket settings (Autobahn conformance, WS-1)."""
-    node = request.app[NODE_KEY]
-    ws = web.WebSocketResponse(
-        max_msg_size=aiohttp_size_limit(node.config.websocket.message_size_limit),
-        autoping=True,
-        autoclose=False,
-        compress=False,
-        timeout=CLOSE_TIMEOUT,
-    )
-    await ws.prepare(request)
-    while True:
-        msg = await ws.receive()
-        if msg.type is WSMsgType.TEXT:
-            await ws.send_str(msg.data)
-        elif msg.type is WSMsgType.BINARY:
-            await ws.send_bytes(msg.data)
-        elif msg.type is WSMsgType.CLOSE:
-            await answer_close(ws, msg.data)
-            return ws
-        else:
-            return ws
-
-
 def build_apps(
     node: Node,
 ) -> tuple[web.Application, web.Application | None, web.Application | None]:
@@ -110,10 +83,7 @@ def build_apps(
     if config.http_server.internal_port:
         internal = web.Application()
         internal[NODE_KEY] = node
-    if not config.websocket.disabled:
-        main.router.add_get(config.websocket.handler_prefix, WebSocketHandler(node))
-    if os.environ.get(ECHO_ROUTE_ENV) == "1":
-        main.router.add_get("/__test__/echo", _echo)
+    add_stream_routes(main, node)  # http_stream, sse, emulation, uni_* (TR-02..TR-08)
     if config.health.enabled:
         (internal or main).router.add_get(config.health.handler_prefix, _health)
     if config.prometheus.enabled:
@@ -122,6 +92,19 @@ def build_apps(
     if api_app is not None:
         add_api_routes(api_app, node)
     return main, internal, api_app
+
+
+def build_upgrades(node: Node) -> tuple[dict[str, Upgrader], WebSocketEndpoint | None]:
+    """The main port's WebSocket endpoints (TR-01), served outside aiohttp (front.py)."""
+    config = node.config
+    upgrades: dict[str, Upgrader] = {}
+    endpoint = None
+    if not config.websocket.disabled:
+        endpoint = WebSocketEndpoint(node)
+        upgrades[config.websocket.handler_prefix] = endpoint
+    if os.environ.get(ECHO_ROUTE_ENV) == "1":
+        upgrades[ECHO_PATH] = EchoEndpoint(config.websocket.message_size_limit or None)
+    return upgrades, endpoint
 
 
 async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
@@ -139,6 +122,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
         await node.close()
         return 1
     main, internal, api_app = build_apps(node)
+    upgrades, ws_endpoint = build_upgrades(node)
     runners: list[web.AppRunner] = []
     fronts: list[FrontServer] = []
     hs = config.http_server
@@ -152,10 +136,14 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             runners.append(runner)
-            if app is api_app and runner.server is not None:
-                # API calls skip aiohttp; everything else is handed to it (front.py, W5)
+            if (app is api_app or app is main) and runner.server is not None:
+                # API calls and WebSockets skip aiohttp; the rest is handed to it (front.py)
                 front = await FrontServer.start(
-                    method_handlers(node), runner.server, address or None, port
+                    method_handlers(node) if app is api_app else {},
+                    runner.server,
+                    address or None,
+                    port,
+                    upgrades if app is main else None,
                 )
                 fronts.append(front)
             else:
@@ -185,6 +173,8 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     finally:
         logger.info("shutting down")
         await _shutdown(node, runners, fronts, config.shutdown.timeout)
+        if ws_endpoint is not None:
+            ws_endpoint.abort_all()
     return 0
 
 

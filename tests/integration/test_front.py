@@ -104,3 +104,47 @@ def test_expect_100_continue_is_answered(server_factory: ServerFactory) -> None:
             assert chunk
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 200 OK")
+
+
+UPGRADE = (
+    "GET /connection/websocket{query} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: {version}\r\n\r\n"
+)
+
+
+def test_websocket_endpoint_answers_plain_get_and_bad_versions(
+    server_factory: ServerFactory,
+) -> None:
+    """TR-01: the endpoint upgrades only a valid version-13 handshake."""
+    server = server_factory(CONFIG)
+    (plain,) = exchange(server, b"GET /connection/websocket HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert plain.startswith(b"HTTP/1.1 400 Bad Request")
+    (old,) = exchange(server, UPGRADE.format(query="", version="8").encode())
+    assert old.startswith(b"HTTP/1.1 426 Upgrade Required")
+    assert b"Sec-WebSocket-Version: 13\r\n" in old
+
+
+def test_first_frame_in_the_handshake_packet_is_served(server_factory: ServerFactory) -> None:
+    """Bytes after the upgrade request in the same read belong to the WebSocket."""
+    from websockets.client import ClientProtocol
+    from websockets.protocol import State
+    from websockets.uri import parse_uri
+
+    server = server_factory(CONFIG)
+    client = ClientProtocol(parse_uri("ws://x/"), state=State.OPEN)
+    client.send_text(b'{"id":1,"connect":{}}')
+    raw = UPGRADE.format(query="?cf_protocol_version=v2", version="13").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(raw + b"".join(client.data_to_send()))
+        data = b""
+        while b'"connect"' not in data:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 Switching Protocols")
+    assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
+    client.receive_data(rest)
+    (frame,) = client.events_received()
+    assert b'"id":1' in frame.data and b'"client":' in frame.data  # type: ignore[union-attr]

@@ -25,6 +25,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from centripetal.core.channel_ops import ChannelOpsMixin
@@ -94,7 +95,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         codec: Codec,
         *,
         transport: str = "websocket",
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         emulation: bool = False,
     ) -> None:
         self.node = node

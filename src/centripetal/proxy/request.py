@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "connect_body",
+    "forwarded_header_names",
     "publish_body",
     "refresh_body",
     "request_headers",
@@ -178,3 +179,30 @@ def request_headers(
         out[name] = value
     out["Content-Type"] = "application/json"
     return out
+
+
+def forwarded_header_names(config: Any) -> frozenset[str]:
+    """Lower-case names of every handshake header some proxy forwards (``http_headers`` of
+    every proxy object in the configuration, PX-04) or the user id is read from
+    (``client.user_id_http_header``). A connection keeps only these headers."""
+    from centripetal.config.schema import ProxyEndpoint
+
+    names: set[str] = set()
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, ProxyEndpoint):
+            names.update(h.lower() for h in obj.http_headers)
+        elif isinstance(obj, msgspec.Struct):
+            for name in obj.__struct_fields__:
+                walk(getattr(obj, name))
+        elif isinstance(obj, list | tuple):
+            for item in obj:
+                walk(item)
+        elif isinstance(obj, dict):
+            for item in obj.values():
+                walk(item)
+
+    walk(config)
+    if config.client.user_id_http_header:
+        names.add(config.client.user_id_http_header.lower())
+    return frozenset(names)

@@ -1,28 +1,51 @@
-"""Bidirectional WebSocket transport on aiohttp (spec TR-01, P-02..P-05, P-12, P-13, D-WS1, TR-12).
+"""Bidirectional WebSocket transport (spec TR-01, TR-12, TR-13, P-02..P-05, P-12, P-13, D-WS1).
 
-aiohttp does the handshake, parsing, masking checks, control frames and the closing handshake.
-Outgoing data frames take a faster path (DESIGN §5): a session's queued messages are joined
-into one frame (newline-joined JSON or varint-delimited protobuf) once per loop iteration, the
-unmasked server frame is built once and written straight to the connection's transport. The
-same frame bytes are reused for every connection that has exactly the same single message
-queued — the common fan-out case.
+Theory of operation
+-------------------
+The front protocol (front.py) parses the upgrade request with httptools and hands it to
+``WebSocketEndpoint.upgrade``: admission (origin, limits, shutdown), the ``101`` answer
+(handshake.py), then the connection's transport is given a ``WebSocketConnection`` — an
+``asyncio.Protocol`` with no task and no reader coroutine of its own while idle.
 
-Every connection's outgoing bytes are bounded: past ``client.queue_max_size`` bytes in the
-transport buffer the client is disconnected as slow (3008, P-96, G9).
+Incoming bytes go to the websockets library's sans-I/O ``ServerProtocol``, which parses and
+unmasks frames, answers pings, enforces ``websocket.message_size_limit`` (1009, P-12) and
+runs the closing handshake. Complete messages are decoded into commands and handed to the
+session in order: one short-lived task per burst of commands, never one per connection.
+
+Outgoing data takes the fast path of frames.py: an idle connection's message is written at
+once; more messages in the same loop iteration are joined into one frame. Past
+``client.queue_max_size`` bytes waiting in the transport the client is disconnected as slow
+(3008, P-96).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import TYPE_CHECKING
 
-from aiohttp import WSMsgType, web
+from multidict import CIMultiDict
+from websockets.exceptions import InvalidState, ProtocolError
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from centripetal.core.session import ClientSession
-from centripetal.protocol.codec import get_codec
+from centripetal.protocol.codec import DecodeError, get_codec
 from centripetal.protocol.detect import choose_codec, forced_version
 from centripetal.protocol.v1 import get_legacy_codec
+from centripetal.proxy.request import forwarded_header_names
+from centripetal.transports.frames import FrameWriter
+from centripetal.transports.handshake import (
+    Rejection,
+    UpgradeRequest,
+    check_upgrade,
+    rejection_response,
+    select_subprotocol,
+    switching_protocols,
+)
 from centripetal.transports.origin import OriginChecker
 
 if TYPE_CHECKING:
@@ -32,147 +55,196 @@ if TYPE_CHECKING:
 logger = logging.getLogger("centripetal.websocket")
 
 SUBPROTOCOLS = ("centrifuge-json", "centrifuge-protobuf")
-MAX_MESSAGES_PER_FRAME = 64
-CLOSE_TIMEOUT = 5.0  # D-WS1: wait up to 5 s for the closing handshake
+CLOSE_TIMEOUT = 5.0  # D-WS1: wait up to 5 s for the peer's close frame
+MAX_BACKLOG = 32  # messages waiting for the session before reading pauses
+_TEXT, _BINARY, _CONT, _CLOSE = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.CLOSE
 
 
-def valid_close_code(code: int) -> bool:
-    """RFC 6455 §7.4: codes a peer may send in a close frame."""
-    if 1000 <= code <= 1014:
-        return code not in (1004, 1005, 1006)
-    return 3000 <= code <= 4999
+class _ServerProtocol(ServerProtocol):
+    """websockets' protocol, except that a close frame may interrupt a fragmented message
+    (RFC 6455 §5.4: control frames may come between fragments); it is answered 1000, not
+    1002 (Autobahn 7.1.5)."""
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is _CLOSE:
+            self.current_size = None
+        super().recv_frame(frame)
 
 
-def aiohttp_size_limit(limit: int) -> int:
-    """aiohttp refuses messages of ``max_msg_size`` bytes or more; P-12 refuses only messages
-    over ``websocket.message_size_limit`` (0 = no limit)."""
-    return limit + 1 if limit > 0 else 0
+def close_reason(reason: str) -> str:
+    """A close reason cut to the 123 bytes a close frame can carry (RFC 6455 §5.5)."""
+    raw = reason.encode()
+    if len(raw) <= 123:
+        return reason
+    return raw[:123].decode("utf-8", "ignore")
 
 
-async def answer_close(ws: web.WebSocketResponse, code: int | None) -> None:
-    """Answer a peer's close frame: echo 1000, or 1002 for a code not allowed on the wire."""
-    ok = not code or valid_close_code(code)  # aiohttp reports an empty close frame as 0
-    await ws.close(code=1000 if ok else 1002)
+class FramedConnection(asyncio.Protocol):
+    """Frames in and out of one upgraded connection, over websockets' ``ServerProtocol``.
+
+    Subclasses receive whole messages in ``on_message``.
+    """
+
+    __slots__ = ("_close_timer", "_parts", "_text", "closing", "transport", "ws")
+
+    def __init__(self, transport: asyncio.Transport, max_size: int | None) -> None:
+        self.transport = transport
+        self.ws = _ServerProtocol(state=State.OPEN, max_size=max_size)
+        self.closing = False
+        self._parts: list[bytes] | None = None
+        self._text = False
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        ws = self.ws
+        ws.receive_data(data)
+        events = ws.events_received()
+        self._send_pending()
+        for frame in events:
+            if not isinstance(frame, Frame):  # only frames once the connection is open
+                continue
+            opcode = frame.opcode
+            if opcode is _TEXT or opcode is _BINARY:
+                if frame.fin:
+                    self.on_message(bytes(frame.data), opcode is _TEXT)
+                else:
+                    self._parts, self._text = [bytes(frame.data)], opcode is _TEXT
+            elif opcode is _CONT:
+                parts = self._parts
+                if parts is None:  # the protocol already failed the connection (1002)
+                    continue
+                parts.append(bytes(frame.data))
+                if frame.fin:
+                    self._parts = None
+                    self.on_message(b"".join(parts), self._text)
+            elif opcode is _CLOSE:
+                self.closing = True  # the echo and the TCP close are queued by the protocol
+        if ws.state is not State.OPEN:
+            self.closing = True
+
+    def eof_received(self) -> bool:
+        self.ws.receive_eof()
+        self._send_pending()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def _send_pending(self) -> None:
+        transport = self.transport
+        for chunk in self.ws.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            else:  # the protocol's signal: the server closes TCP now
+                transport.close()
+
+    def send_close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; abort the TCP connection if the peer never answers."""
+        try:
+            self.ws.send_close(code, close_reason(reason))
+        except (InvalidState, ProtocolError):
+            self.transport.abort()
+            return
+        self._send_pending()
+        if self._close_timer is None and not self.transport.is_closing():
+            loop = asyncio.get_running_loop()
+            self._close_timer = loop.call_later(CLOSE_TIMEOUT, self.transport.abort)
+
+    def send_ping(self) -> None:
+        try:
+            self.ws.send_ping(b"")
+        except InvalidState:
+            return
+        self._send_pending()
+
+    def on_message(self, data: bytes, text: bool) -> None:
+        raise NotImplementedError
 
 
-def frame_header(opcode: int, length: int) -> bytes:
-    """RFC 6455 header of an unmasked final frame (server to client)."""
-    first = 0x80 | opcode
-    if length < 126:
-        return bytes((first, length))
-    if length < 65536:
-        return bytes((first, 126)) + length.to_bytes(2, "big")
-    return bytes((first, 127)) + length.to_bytes(8, "big")
-
-
-class FrameWriter:
-    """Flushes every connection with queued messages once per loop iteration."""
-
-    def __init__(self) -> None:
-        self._dirty: list[WebSocketConnection] = []
-        self._scheduled = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # single-message frame cache, per opcode: (message object, frame bytes)
-        self._cache: dict[int, tuple[bytes, bytes]] = {}
-
-    def mark(self, conn: WebSocketConnection) -> None:
-        self._dirty.append(conn)
-        if not self._scheduled:
-            self._scheduled = True
-            if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self._flush_all)
-
-    def _flush_all(self) -> None:
-        self._scheduled = False
-        dirty = self._dirty
-        self._dirty = []
-        for conn in dirty:
-            conn.flush()
-        self._cache.clear()
-
-    def single_frame(self, opcode: int, codec: Codec, message: bytes) -> bytes:
-        cached = self._cache.get(opcode)
-        if cached is not None and cached[0] is message:
-            return cached[1]
-        payload = codec.frame_one(message)
-        frame = frame_header(opcode, len(payload)) + payload
-        self._cache[opcode] = (message, frame)
-        return frame
-
-
-class WebSocketConnection:
-    """The ``Sink`` of one WebSocket session."""
+class WebSocketConnection(FramedConnection):
+    """One client connection: the ``Sink`` of its ``ClientSession``."""
 
     __slots__ = (
-        "closing",
+        "backlog",
         "codec",
+        "detect",
+        "endpoint",
+        "hot",
         "limit",
-        "node",
         "opcode",
         "pending",
         "session",
-        "transport",
+        "worker",
         "writer",
-        "ws",
     )
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        endpoint: WebSocketEndpoint,
         transport: asyncio.Transport,
         codec: Codec,
-        node: Node,
-        writer: FrameWriter,
+        detect: bool,
     ) -> None:
-        self.ws = ws
-        self.transport = transport
+        super().__init__(transport, endpoint.max_size)
+        self.endpoint = endpoint
+        self.writer = endpoint.writer
         self.codec = codec
-        self.node = node
-        self.writer = writer
+        self.detect = detect  # protocol v1 or v2 from the first frame (L-59)
         self.opcode = 0x2 if codec.binary else 0x1
+        self.limit = endpoint.node.config.client.queue_max_size
         self.pending: list[bytes] = []
-        self.limit = node.config.client.queue_max_size
-        self.closing = False
+        self.hot = False  # a frame was written in this loop iteration (frames.py)
+        self.backlog: deque[bytes] = deque()
+        self.worker: asyncio.Task[None] | None = None
         self.session: ClientSession | None = None
+
+    # -- Sink ----------------------------------------------------------------------------------
 
     def enqueue(self, message: bytes) -> None:
         if self.closing:
             return
-        if not self.pending:
+        if self.pending:
+            self.pending.append(message)
+        elif self.hot:  # already wrote this iteration: join the rest into one frame
+            self.pending.append(message)
             self.writer.mark(self)
-        self.pending.append(message)
+        else:
+            self.hot = True
+            self.writer.mark_hot(self)
+            transport = self.transport
+            if transport.is_closing():
+                return
+            transport.write(self.writer.single_frame(self.opcode, self.codec, message))
+            if self.limit and transport.get_write_buffer_size() > self.limit:
+                self.writer.mark(self)  # flush() disconnects it, outside the fan-out loop
 
     def flush(self) -> None:
         msgs = self.pending
-        if not msgs:
-            return
-        self.pending = []
         transport = self.transport
-        if transport.is_closing():
-            return
-        if len(msgs) == 1:
-            transport.write(self.writer.single_frame(self.opcode, self.codec, msgs[0]))
-        else:
-            codec = self.codec
-            for i in range(0, len(msgs), MAX_MESSAGES_PER_FRAME):
-                payload = codec.frame(msgs[i : i + MAX_MESSAGES_PER_FRAME])
-                transport.write(frame_header(self.opcode, len(payload)) + payload)
+        if msgs:
+            self.pending = []
+            if transport.is_closing():
+                return
+            if len(msgs) == 1:
+                transport.write(self.writer.single_frame(self.opcode, self.codec, msgs[0]))
+            else:
+                transport.writelines(self.writer.frames(self.opcode, self.codec, msgs))
         if self.limit and transport.get_write_buffer_size() > self.limit:
             session = self.session
             if session is not None:
                 session.disconnect(3008)  # P-96 slow consumer
 
     def native_ping(self) -> None:
-        """A WebSocket ping frame (v1 keep-alive, L-09); aiohttp answers the peer's pongs."""
+        """A WebSocket ping frame (v1 keep-alive, L-09); the protocol ignores the pongs."""
         if not self.closing:
-            self.node.spawn(self._ping())
-
-    async def _ping(self) -> None:
-        try:
-            await self.ws.ping()
-        except Exception:  # the connection is going away; its close path cleans up
-            return
+            self.send_ping()
 
     def close(self, code: int, reason: str) -> None:
         if self.closing:
@@ -180,33 +252,83 @@ class WebSocketConnection:
         self.flush()
         self.closing = True
         code, reason = self.codec.close_frame(code, reason)  # v1: v3 code, JSON reason (L-10)
-        self.node.spawn(self._close(code, reason))
+        self.send_close(code, reason)
 
-    async def _close(self, code: int, reason: str) -> None:
+    # -- incoming messages ---------------------------------------------------------------------
+
+    def on_message(self, data: bytes, text: bool) -> None:
+        if self.closing:
+            return
+        self.backlog.append(data)
+        if self.worker is None:
+            self.worker = asyncio.get_running_loop().create_task(self._serve())
+        elif len(self.backlog) > MAX_BACKLOG:
+            self.transport.pause_reading()
+
+    async def _serve(self) -> None:
+        """Hand queued messages to the session one after the other (command order, P-20)."""
+        session = self.session
+        assert session is not None
+        backlog = self.backlog
         try:
-            await self.ws.close(code=code, message=reason.encode()[:123])
-        except Exception:  # the peer may already be gone
-            self.transport.abort()
+            while backlog and not self.closing:
+                data = backlog.popleft()
+                codec = self.codec
+                if self.detect:
+                    self.detect = False
+                    codec = self.codec = session.codec = choose_codec(codec, data)
+                try:
+                    commands = codec.decode_commands(data)
+                except DecodeError:
+                    session.disconnect(3501)  # P-13 malformed frame
+                    return
+                del data
+                await session.handle_commands(commands)
+                del commands  # do not keep the last frame alive while idle
+                if len(backlog) == MAX_BACKLOG // 2:
+                    self.transport.resume_reading()
+        finally:
+            self.worker = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.pending = []
+        self.backlog.clear()
+        self.endpoint.forget(self)
+        self.endpoint.node.spawn(self._cleanup(self.worker))
+
+    async def _cleanup(self, worker: asyncio.Task[None] | None) -> None:
+        if worker is not None and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(BaseException):  # the session is going anyway
+                await worker
+        if self.session is not None:
+            await self.session.on_transport_closed()
 
 
-class WebSocketHandler:
-    """The aiohttp handler of ``/connection/websocket``."""
+class WebSocketEndpoint:
+    """``websocket.handler_prefix`` (TR-01): admission, codec choice, the upgrade itself."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
         cfg = node.config
         self.origins = OriginChecker(cfg.client.allowed_origins)
-        self.max_msg_size = aiohttp_size_limit(cfg.websocket.message_size_limit)
+        self.max_size = cfg.websocket.message_size_limit or None
         self.writer = FrameWriter()
         self.connection_limit = cfg.client.connection_limit
         self.rate_limit = cfg.client.connection_rate_limit
-        self.open_connections = 0
+        self.kept_headers = forwarded_header_names(cfg)
+        self.connections: set[WebSocketConnection] = set()
         self._rate_second = 0
         self._rate_count = 0
 
+    @property
+    def open_connections(self) -> int:
+        return len(self.connections)
+
     def _admit(self) -> bool:
         """TR-13: ``client.connection_limit`` and ``client.connection_rate_limit`` per node."""
-        if self.connection_limit and self.open_connections >= self.connection_limit:
+        if self.connection_limit and len(self.connections) >= self.connection_limit:
             return False
         if self.rate_limit:
             second = int(asyncio.get_running_loop().time())
@@ -217,95 +339,68 @@ class WebSocketHandler:
             self._rate_count += 1
         return True
 
-    def _select_codec(self, ws: web.WebSocketResponse, request: web.Request) -> Codec:
-        q = request.query
+    def _refusal(self, request: UpgradeRequest) -> Rejection | None:
+        rejection = check_upgrade(request)
+        if rejection is not None:
+            return rejection
+        origin = request.header("origin")
+        if not self.origins.allowed(origin):
+            logger.info("request Origin %r is not authorized (client.allowed_origins)", origin)
+            return Rejection(403, b"request origin not allowed")
+        if self.node.shutting_down:
+            return Rejection(503, b"shutting down")
+        if not self._admit():
+            return Rejection(503, b"Service Unavailable")
+        return None
+
+    def _select_codec(self, subprotocol: str | None, query: dict[str, str]) -> Codec:
         if (
-            ws.ws_protocol == "centrifuge-protobuf"
-            or q.get("cf_protocol") == "protobuf"
-            or q.get("format") == "protobuf"  # also centrifuge-js 2.x (L-15)
+            subprotocol == "centrifuge-protobuf"
+            or query.get("cf_protocol") == "protobuf"
+            or query.get("format") == "protobuf"  # also centrifuge-js 2.x (L-15)
         ):
             name = "protobuf"
         else:
             name = "json"
-        if forced_version(q) == "v1":  # L-59
+        if forced_version(query) == "v1":  # L-59
             return get_legacy_codec(name)
         return get_codec(name)
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            return web.Response(status=400, text="Bad Request")  # plain GET (TR-01)
-        origin = request.headers.get("Origin")
-        if not self.origins.allowed(origin):
-            logger.info("request Origin %r is not authorized (client.allowed_origins)", origin)
-            return web.Response(status=403, text="request origin not allowed")
-        if self.node.shutting_down:
-            return web.Response(status=503, text="shutting down")
-        if not self._admit():
-            return web.Response(status=503, text="Service Unavailable")
-        ws = web.WebSocketResponse(
-            protocols=SUBPROTOCOLS,
-            max_msg_size=self.max_msg_size,
-            autoping=True,
-            autoclose=False,
-            compress=False,
-            timeout=CLOSE_TIMEOUT,
-            decode_text=False,
+    def _headers(self, request: UpgradeRequest) -> CIMultiDict[str]:
+        """Only the handshake headers a proxy forwards or the user id comes from (PX-04)."""
+        kept: CIMultiDict[str] = CIMultiDict()
+        wanted = self.kept_headers
+        if wanted:
+            for name, value in request.headers:
+                if name.lower() in wanted:
+                    kept.add(name, value)
+        return kept
+
+    def upgrade(self, transport: asyncio.Transport, request: UpgradeRequest, rest: bytes) -> None:
+        """Answer the handshake and give the transport to a new ``WebSocketConnection``."""
+        rejection = self._refusal(request)
+        if rejection is not None:
+            transport.write(rejection_response(rejection))
+            transport.close()
+            return
+        subprotocol = select_subprotocol(request, SUBPROTOCOLS)
+        query = request.query()
+        codec = self._select_codec(subprotocol, query)
+        transport.write(switching_protocols(request, subprotocol))
+        conn = WebSocketConnection(self, transport, codec, detect=not forced_version(query))
+        conn.session = ClientSession(
+            self.node, conn, codec, transport="websocket", headers=self._headers(request)
         )
-        await ws.prepare(request)
-        transport = request.transport
-        if transport is None:
-            return ws
-        codec = self._select_codec(ws, request)
-        # protocol v1 or v2 from the first frame unless the query chose (L-59)
-        detect = not forced_version(request.query)
-        conn = WebSocketConnection(ws, transport, codec, self.node, self.writer)
-        session = ClientSession(
-            self.node,
-            conn,
-            codec,
-            transport="websocket",
-            headers=request.headers,  # type: ignore[arg-type]
-        )
-        conn.session = session
-        self.open_connections += 1
+        transport.set_protocol(conn)
+        self.connections.add(conn)
         self.node.metrics.connections_accepted += 1
-        try:
-            await self._read_loop(ws, conn, session, codec, detect)
-        finally:
-            self.open_connections -= 1
-            conn.closing = True
-            conn.pending = []
-            await session.on_transport_closed()
-        return ws
+        if rest:
+            conn.data_received(rest)
 
-    async def _read_loop(
-        self,
-        ws: web.WebSocketResponse,
-        conn: WebSocketConnection,
-        session: Any,
-        codec: Codec,
-        detect: bool = False,
-    ) -> None:
-        from centripetal.protocol.codec import DecodeError
+    def forget(self, conn: WebSocketConnection) -> None:
+        self.connections.discard(conn)
 
-        while True:
-            msg = await ws.receive()
-            mtype = msg.type
-            if mtype is WSMsgType.TEXT or mtype is WSMsgType.BINARY:
-                if conn.closing:
-                    continue
-                if detect:  # the first frame picks protocol v1 or v2 (L-59)
-                    detect = False
-                    codec = conn.codec = session.codec = choose_codec(codec, msg.data)
-                try:
-                    commands = codec.decode_commands(msg.data)
-                except DecodeError:
-                    session.disconnect(3501)  # P-13 malformed frame
-                    continue
-                await session.handle_commands(commands)
-                del commands, msg  # do not keep the last frame alive while idle
-            elif mtype is WSMsgType.CLOSE:
-                await answer_close(ws, msg.data)
-                return
-            else:  # ERROR (aiohttp closed with 1002/1007/1009, P-12), CLOSING, CLOSED
-                return
+    def abort_all(self) -> None:
+        """Drop connections still open at the end of shutdown (those never connected)."""
+        for conn in list(self.connections):
+            conn.transport.abort()

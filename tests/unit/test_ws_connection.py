@@ -1,0 +1,208 @@
+"""The WebSocket connection protocol with no sockets (transports/websocket.py).
+
+A recording transport stands in for the socket; frames are produced by websockets' client-side
+protocol, so every byte the server reads is a real masked client frame (TR-01, P-02, P-12,
+P-13, P-96, D-WS1, PX-04).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from session_harness import make_node, token
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+from centripetal.transports.handshake import UpgradeRequest
+from centripetal.transports.websocket import WebSocketEndpoint, close_reason
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+class RecordingTransport:
+    """What the connection writes, and whether it closed, paused or aborted."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closed = False
+        self.aborted = False
+        self.paused = False
+        self.protocol: Any = None
+        self.buffered = 0
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.out += chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+
+class Peer:
+    """The client end: websockets' client protocol, already open."""
+
+    def __init__(self, transport: RecordingTransport) -> None:
+        self.transport = transport
+        self.ws = ClientProtocol(parse_uri("ws://x/connection/websocket"), state=State.OPEN)
+        head, _, rest = bytes(transport.out).partition(b"\r\n\r\n")
+        self.head = head
+        transport.out = bytearray(rest)
+
+    def send(self, frame: Frame) -> None:
+        self.ws.send_frame(frame)
+        data = b"".join(self.ws.data_to_send())
+        self.transport.protocol.data_received(data)
+
+    def frames(self) -> list[Frame]:
+        self.ws.receive_data(bytes(self.transport.out))
+        self.transport.out.clear()
+        return [e for e in self.ws.events_received() if isinstance(e, Frame)]
+
+
+def upgrade(overrides: dict[str, Any] | None = None, *extra: tuple[str, str]) -> Peer:
+    node = make_node(overrides)
+    endpoint = WebSocketEndpoint(node)
+    transport = RecordingTransport()
+    headers = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", KEY),
+        ("Sec-WebSocket-Version", "13"),
+        *extra,
+    ]
+    endpoint.upgrade(transport, UpgradeRequest("/connection/websocket", "", headers), b"")  # type: ignore[arg-type]
+    return Peer(transport)
+
+
+def text(data: bytes, fin: bool = True) -> Frame:
+    return Frame(Opcode.TEXT, data, fin=fin)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_connect_in_fragments_is_answered_in_one_frame() -> None:
+    peer = upgrade()
+    assert peer.head.startswith(b"HTTP/1.1 101 Switching Protocols")
+    cmd = json.dumps({"id": 1, "connect": {"token": token()}}).encode()
+    peer.send(text(cmd[:10], fin=False))
+    peer.send(Frame(Opcode.PING, b"p"))  # a control frame between fragments (RFC 6455 §5.4)
+    peer.send(Frame(Opcode.CONT, cmd[10:]))
+    await settle()
+    frames = peer.frames()
+    assert [f.opcode for f in frames] == [Opcode.PONG, Opcode.TEXT]
+    assert frames[0].data == b"p"
+    reply = json.loads(frames[1].data)
+    assert reply["id"] == 1 and reply["connect"]["client"]
+
+
+async def test_malformed_frame_closes_3501() -> None:
+    peer = upgrade()
+    peer.send(text(b"{not json"))
+    await settle()
+    (frame,) = peer.frames()
+    assert frame.opcode is Opcode.CLOSE and frame.data[:2] == (3501).to_bytes(2, "big")
+
+
+async def test_message_over_the_limit_fails_1009_and_closes_tcp() -> None:
+    peer = upgrade({"websocket": {"message_size_limit": 16}})
+    peer.send(text(b"x" * 17))
+    (frame,) = peer.frames()
+    assert frame.opcode is Opcode.CLOSE and frame.data[:2] == (1009).to_bytes(2, "big")
+    assert peer.transport.closed
+
+
+async def test_close_during_fragmented_message_is_echoed_1000() -> None:
+    peer = upgrade()
+    peer.send(text(b'{"id":', fin=False))
+    peer.send(Frame(Opcode.CLOSE, (1000).to_bytes(2, "big")))
+    (frame,) = peer.frames()
+    assert frame.opcode is Opcode.CLOSE and frame.data == (1000).to_bytes(2, "big")
+    assert peer.transport.closed
+
+
+async def test_slow_consumer_is_disconnected_3008() -> None:
+    peer = upgrade()
+    peer.send(text(json.dumps({"id": 1, "connect": {"token": token()}}).encode()))
+    await settle()
+    peer.frames()
+    conn = peer.transport.protocol
+    peer.transport.buffered = conn.limit + 1  # the socket stopped draining
+    conn.enqueue(b'{"push":{}}')
+    conn.flush()
+    frames = peer.frames()
+    assert frames[-1].opcode is Opcode.CLOSE
+    assert frames[-1].data[:2] == (3008).to_bytes(2, "big")
+
+
+async def test_close_starts_the_handshake_and_aborts_without_answer() -> None:
+    peer = upgrade()
+    conn = peer.transport.protocol
+    conn.close(3001, "shutdown")
+    (frame,) = peer.frames()
+    assert frame.data == (3001).to_bytes(2, "big") + b"shutdown"
+    assert conn._close_timer is not None  # D-WS1: aborted after CLOSE_TIMEOUT without an answer
+    peer.send(Frame(Opcode.CLOSE, (3001).to_bytes(2, "big")))
+    assert peer.transport.closed and not peer.transport.aborted
+
+
+async def test_backlog_pauses_reading() -> None:
+    peer = upgrade()
+    peer.send(text(json.dumps({"id": 1, "connect": {"token": token()}}).encode()))
+    await settle()
+    for i in range(40):  # no loop turn: the session has not taken any of them yet
+        peer.send(text(json.dumps({"id": i + 2, "history": {"channel": "c"}}).encode()))
+    assert peer.transport.paused
+    for _ in range(20):
+        await settle()
+    assert not peer.transport.paused  # drained to half: reading resumes
+    assert not peer.transport.protocol.backlog
+    replies = [json.loads(line) for f in peer.frames() for line in f.data.split(b"\n")]
+    assert [r["id"] for r in replies] == list(range(1, 42))  # every command, in order
+
+
+async def test_only_forwarded_headers_are_kept() -> None:
+    config = {
+        "client": {
+            "user_id_http_header": "X-User",
+            "proxy": {
+                "connect": {"enabled": True, "endpoint": "http://x", "http_headers": ["Cookie"]}
+            },
+        }
+    }
+    peer = upgrade(config, ("Cookie", "a=1"), ("X-User", "7"), ("User-Agent", "ua"))
+    headers = peer.transport.protocol.session.headers
+    assert sorted(headers.items()) == [("Cookie", "a=1"), ("X-User", "7")]
+    assert headers.get("x-user") == "7"
+
+
+def test_close_reason_is_cut_on_a_character_boundary() -> None:
+    assert close_reason("é" * 70).encode() == ("é" * 61).encode()
+    assert close_reason("short") == "short"
