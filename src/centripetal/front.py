@@ -69,11 +69,11 @@ class _HandOff(Exception):
 class _Request:
     __slots__ = ("all_headers", "body", "headers", "keep_alive", "method", "url")
 
-    def __init__(self, keep_all: bool) -> None:
+    def __init__(self) -> None:
         self.url = b""
         self.method = b""
         self.headers: dict[bytes, bytes] = {}
-        self.all_headers: list[tuple[bytes, bytes]] | None = [] if keep_all else None
+        self.all_headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
         self.keep_alive = True
 
@@ -110,7 +110,11 @@ class FrontProtocol(asyncio.Protocol):
         self._connections = connections
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
-        self._raw: list[bytes] | None = []  # replayed to aiohttp on hand-off (first request)
+        # bytes of the current request, replayed to aiohttp on hand-off; None when the request
+        # did not start at the beginning of a read (then it cannot be handed off)
+        self._raw: list[bytes] | None = []
+        self._chunk = b""
+        self._mid_chunk = False  # a request ended inside the read being parsed
         self._req: _Request | None = None
         self._queue: deque[_Request] = deque()
         self._worker: asyncio.Task[None] | None = None
@@ -132,6 +136,8 @@ class FrontProtocol(asyncio.Protocol):
             self._worker.cancel()
 
     def data_received(self, data: bytes) -> None:
+        self._chunk = data
+        self._mid_chunk = False
         if self._raw is not None:
             self._raw.append(data)
         try:
@@ -180,7 +186,9 @@ class FrontProtocol(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._req = _Request(keep_all=not self._api)
+        self._req = _Request()
+        if self._api:  # a later request can be handed off only if it starts a read
+            self._raw = None if self._mid_chunk else [self._chunk]
 
     def on_url(self, url: bytes) -> None:
         assert self._req is not None
@@ -189,8 +197,7 @@ class FrontProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         req = self._req
         assert req is not None
-        if req.all_headers is not None:
-            req.all_headers.append((name, value))
+        req.all_headers.append((name, value))
         lname = name.lower()
         if lname in _WANTED:
             req.headers[lname] = value
@@ -200,27 +207,34 @@ class FrontProtocol(asyncio.Protocol):
         assert req is not None
         req.method = self._parser.get_method()
         req.keep_alive = self._parser.should_keep_alive()
-        if not self._api:
-            url = httptools.parse_url(req.url)
-            path = url.path.decode("latin-1")
+        url = httptools.parse_url(req.url)
+        path = url.path.decode("latin-1")
+        if req.method != b"POST" or path not in self._routes:
+            # not an API call: another endpoint takes the connection, if it can (see _idle)
             endpoint = self._upgrades.get(path)
-            if endpoint is not None and req.method == b"GET":
+            if endpoint is not None and req.method == b"GET" and self._idle():
                 self._start_upgrade(endpoint, path, url.query, req)
                 return
-            if req.method != b"POST" or path not in self._routes:
+            if self._raw is not None and self._idle():
                 self._handing_off = True
                 raise _HandOff
+            if not self._api:  # cannot happen: a first request is always replayable
+                raise _HandOff
+        elif not self._api:
             self._api = True
-            self._raw = None  # this connection stays here
+        self._raw = None
         if req.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
+
+    def _idle(self) -> bool:
+        """No API answer is pending, so the connection may change hands in order."""
+        return not self._queue and self._worker is None
 
     def _start_upgrade(
         self, endpoint: Upgrader, path: str, query: bytes | None, req: _Request
     ) -> None:
         headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in req.all_headers or ()
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in req.all_headers
         ]
         request = UpgradeRequest(path, (query or b"").decode("latin-1"), headers)
         self._upgrade = (endpoint, request)
@@ -236,6 +250,7 @@ class FrontProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         req = self._req
         self._req = None
+        self._mid_chunk = True
         if req is None or self._closing:
             return
         if self._upgrade is not None:

@@ -148,3 +148,36 @@ def test_first_frame_in_the_handshake_packet_is_served(server_factory: ServerFac
     client.receive_data(rest)
     (frame,) = client.events_received()
     assert b'"id":1' in frame.data and b'"client":' in frame.data  # type: ignore[union-attr]
+
+
+def test_api_connection_can_go_on_to_other_endpoints(server_factory: ServerFactory) -> None:
+    """A keep-alive connection that began with an API call may then ask for anything else:
+    health (aiohttp) or a WebSocket upgrade (API-01, TR-01)."""
+    server = server_factory({**CONFIG, "health": {"enabled": True}})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+
+        def round_trip(raw: bytes, until: bytes) -> bytes:
+            sock.sendall(raw)
+            data = b""
+            while until not in data:
+                chunk = sock.recv(65536)
+                assert chunk, data
+                data += chunk
+            return data
+
+        first = round_trip(post("/api/info", b"{}", "X-API-Key: k"), b'"nodes"')
+        assert first.startswith(b"HTTP/1.1 200 OK")
+        health = round_trip(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", b"{}")
+        assert health.startswith(b"HTTP/1.1 200 OK")
+        assert health.endswith(b"\r\n\r\n{}")
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(post("/api/info", b"{}", "X-API-Key: k"))
+        data = b""
+        while b'"nodes"' not in data:
+            data += sock.recv(65536)
+        sock.sendall(UPGRADE.format(query="", version="13").encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        assert data.startswith(b"HTTP/1.1 101 Switching Protocols")
