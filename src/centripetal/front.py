@@ -16,7 +16,8 @@ Every accepted connection starts here. httptools parses the head of its first re
   into it and aiohttp serves the connection from then on.
 
 Requests on an API connection are answered in order (pipelining is allowed); reading pauses
-while more than ``MAX_PIPELINED`` requests wait, and bodies are capped (413).
+while more than ``MAX_PIPELINED`` requests wait, and bodies are capped (413). A call that
+finishes without waiting is answered inside the read callback (eager.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from urllib.parse import parse_qs
 
 import httptools
 
+from centripetal.eager import EagerRunner
 from centripetal.transports.handshake import UpgradeRequest
 
 if TYPE_CHECKING:
@@ -67,10 +69,12 @@ class _HandOff(Exception):
 
 
 class _Request:
-    __slots__ = ("all_headers", "body", "headers", "keep_alive", "method", "url")
+    __slots__ = ("all_headers", "body", "headers", "keep_alive", "method", "path", "query", "url")
 
     def __init__(self) -> None:
         self.url = b""
+        self.path = ""
+        self.query: bytes | None = None
         self.method = b""
         self.headers: dict[bytes, bytes] = {}
         self.all_headers: list[tuple[bytes, bytes]] = []
@@ -102,7 +106,9 @@ class FrontProtocol(asyncio.Protocol):
         fallback: Callable[[], asyncio.Protocol],
         connections: set[FrontProtocol],
         upgrades: Mapping[str, Upgrader],
+        eager: EagerRunner,
     ) -> None:
+        self._eager = eager
         self._routes = routes
         self._upgrades = upgrades
         self._upgrade: tuple[Upgrader, UpgradeRequest] | None = None
@@ -208,7 +214,8 @@ class FrontProtocol(asyncio.Protocol):
         req.method = self._parser.get_method()
         req.keep_alive = self._parser.should_keep_alive()
         url = httptools.parse_url(req.url)
-        path = url.path.decode("latin-1")
+        path = req.path = url.path.decode("latin-1")
+        req.query = url.query
         if req.method != b"POST" or path not in self._routes:
             # not an API call: another endpoint takes the connection, if it can (see _idle)
             endpoint = self._upgrades.get(path)
@@ -263,40 +270,68 @@ class FrontProtocol(asyncio.Protocol):
             self._paused = True
             self._transport.pause_reading()
         if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._serve())
+            self._serve_now()
 
     # -- answering -----------------------------------------------------------------------------
 
-    async def _serve(self) -> None:
+    def _serve_now(self) -> None:
+        """Answer queued requests in this callback while they finish without waiting
+        (eager.py); the first one that waits goes on in a task, and so do those after it."""
+        while self._queue and not self._closing:
+            req = self._queue[0]
+            try:
+                done, value = self._eager.run(self._answer(req))
+            except Exception:
+                logger.exception("server API request failed")
+                self._reply_and_close(500, b"")
+                return
+            if not done:
+                self._worker = asyncio.get_running_loop().create_task(self._serve(value))
+                return
+            self._queue.popleft()
+            if not self._respond(req, value):
+                return
+
+    async def _serve(self, first: asyncio.Future[tuple[int, bytes, bool]] | None) -> None:
         try:
             while self._queue and not self._closing:
                 req = self._queue.popleft()
-                status, body, json = await self._answer(req)
-                transport = self._transport
-                if transport is None or transport.is_closing():
+                if first is not None:
+                    answer = await first
+                    first = None
+                else:
+                    answer = await self._answer(req)
+                if not self._respond(req, answer):
                     return
-                close = not req.keep_alive
-                transport.write(_response(status, body, close=close, json=json))
-                if close:
-                    self.close()
-                    return
-                if self._paused and len(self._queue) <= MAX_PIPELINED // 2:
-                    self._paused = False
-                    transport.resume_reading()
         finally:
             self._worker = None
 
+    def _respond(self, req: _Request, answer: tuple[int, bytes, bool]) -> bool:
+        """Write one answer; False when the connection is closing."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return False
+        status, body, json = answer
+        close = not req.keep_alive
+        transport.write(_response(status, body, close=close, json=json))
+        if close:
+            self.close()
+            return False
+        if self._paused and len(self._queue) <= MAX_PIPELINED // 2:
+            self._paused = False
+            transport.resume_reading()
+        return True
+
     async def _answer(self, req: _Request) -> tuple[int, bytes, bool]:
-        url = httptools.parse_url(req.url)
-        handler = self._routes.get(url.path.decode("latin-1"))
+        handler = self._routes.get(req.path)
         if handler is None:
             return 404, b"404 page not found", False
         if req.method != b"POST":
             return 405, b"", False
         headers = req.headers
         query_key = None
-        if url.query:
-            values = parse_qs(url.query.decode("latin-1")).get("api_key")
+        if req.query:
+            values = parse_qs(req.query.decode("latin-1")).get("api_key")
             query_key = values[0] if values else None
         if not handler.auth.check(
             _text(headers.get(b"x-api-key")), _text(headers.get(b"authorization")), query_key
@@ -333,12 +368,16 @@ class FrontServer:
         host: str | None,
         port: int,
         upgrades: Mapping[str, Upgrader] | None = None,
+        *,
+        local_engine: bool = False,
     ) -> FrontServer:
+        """``local_engine``: API calls never need a task of their own (eager.py)."""
         connections: set[FrontProtocol] = set()
         loop = asyncio.get_running_loop()
         endpoints = dict(upgrades or {})
+        eager = EagerRunner(by_hand=local_engine)
         server = await loop.create_server(
-            lambda: FrontProtocol(routes, fallback, connections, endpoints),
+            lambda: FrontProtocol(routes, fallback, connections, endpoints, eager),
             host,
             port,
             reuse_address=True,

@@ -24,6 +24,8 @@ from centripetal.core.channels import ChannelRules
 from centripetal.core.tokens import TokenVerifier
 from centripetal.engines import create_engine
 from centripetal.engines.base import ClientInfo, Publication, PublishOptions, StreamPosition
+from centripetal.engines.memory.broker import MemoryBroker
+from centripetal.engines.memory.presence import MemoryPresenceManager
 from centripetal.hub import Hub, Subscriber
 from centripetal.observability import metrics
 from centripetal.observability.metrics import NodeMetrics
@@ -62,6 +64,10 @@ class Node:
         else:
             self.sub_verifier = self.verifier
         self.broker, self.presence_manager = create_engine(config)
+        # memory broker and presence: no call into the engine waits on the network (eager.py)
+        self.local_engine = isinstance(self.broker, MemoryBroker) and isinstance(
+            self.presence_manager, MemoryPresenceManager
+        )
         self.broker.set_event_handler(self)
         self.metrics = NodeMetrics()
         self.hub = Hub(self.metrics)
@@ -170,14 +176,6 @@ class Node:
 
     # -- publishing (P-33, API-10) ---------------------------------------------------------------
 
-    def publish_options(self, opts: ChannelOptions) -> PublishOptions:
-        return PublishOptions(
-            history_size=opts.history_size,
-            history_ttl=opts.history_ttl,
-            history_meta_ttl=opts.history_meta_ttl or self.config.channel.history_meta_ttl,
-            use_delta=opts.delta_publish,
-        )
-
     async def publish(
         self,
         channel: str,
@@ -192,16 +190,17 @@ class Node:
         version: int = 0,
         version_epoch: str = "",
     ) -> tuple[StreamPosition, bool]:
-        popts = self.publish_options(opts)
-        if skip_history:
-            popts.history_size = 0
-            popts.history_ttl = 0
-        popts.client_info = info
-        popts.tags = tags
-        popts.idempotency_key = idempotency_key
-        popts.use_delta = popts.use_delta or delta
-        popts.version = version  # API-10 (server API addition)
-        popts.version_epoch = version_epoch
+        popts = PublishOptions(
+            0 if skip_history else opts.history_size,
+            0.0 if skip_history else opts.history_ttl,
+            opts.history_meta_ttl or self.config.channel.history_meta_ttl,
+            info,
+            tags,
+            idempotency_key,
+            use_delta=opts.delta_publish or delta,
+            version=version,  # API-10 (server API addition)
+            version_epoch=version_epoch,
+        )
         return await self.broker.publish(channel, data, popts)
 
     # -- BrokerEventHandler --------------------------------------------------------------------

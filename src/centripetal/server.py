@@ -144,6 +144,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
                     address or None,
                     port,
                     upgrades if app is main else None,
+                    local_engine=node.local_engine,
                 )
                 fronts.append(front)
             else:

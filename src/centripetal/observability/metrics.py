@@ -2,18 +2,23 @@
 
 Hot-path code only bumps plain integers on ``NodeMetrics``; the Prometheus collector turns them
 into metric families when ``/metrics`` is scraped, so delivery costs no metric-library call
-(DESIGN §5). Latency histograms (API commands, proxy calls) use prometheus-client directly:
-they are per request, not per delivery.
+(DESIGN §5). Latency histograms (API commands, proxy calls) are plain bucket counts too
+(``Latency``), with prometheus-client's default buckets.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -22,6 +27,38 @@ if TYPE_CHECKING:
     from centripetal.node import Node
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+class Latency:
+    """One labelled latency histogram: counts per bucket (the last is +Inf) and the sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*map(str, BUCKETS), "+Inf"), self.counts, strict=True):
+            running += count
+            out.append((bound, running))
+        return out
+
+
+def _histogram(name: str, doc: str, label: str, series: dict[str, Latency]) -> Metric:
+    family = HistogramMetricFamily(name, doc, labels=["protocol", label])
+    for value, latency in series.items():
+        family.add_metric(["http", value], latency.cumulative(), latency.total)
+    return family
 
 
 class NodeMetrics:
@@ -36,34 +73,22 @@ class NodeMetrics:
         self.api_errors: defaultdict[tuple[str, int], int] = defaultdict(int)
         self.proxy_errors: defaultdict[str, int] = defaultdict(int)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.api_duration = Histogram(
-            "centrifugo_api_command_duration_seconds",
-            "Duration of server API commands.",
-            ["protocol", "method"],
-            registry=self.registry,
-        )
-        self._api_children: dict[str, Histogram] = {}  # labelled children, looked up once
-        self._proxy_children: dict[str, Histogram] = {}
-        self.proxy_duration = Histogram(
-            "centrifugo_proxy_duration_seconds",
-            "Duration of proxy requests to the application backend.",
-            ["protocol", "type"],
-            registry=self.registry,
-        )
+        self.api_duration: dict[str, Latency] = {}  # by method
+        self.proxy_duration: dict[str, Latency] = {}  # by proxy type
 
     def observe_api(self, method: str, seconds: float, error_code: int = 0) -> None:
-        child = self._api_children.get(method)
-        if child is None:
-            child = self._api_children[method] = self.api_duration.labels("http", method)
-        child.observe(seconds)
+        latency = self.api_duration.get(method)
+        if latency is None:
+            latency = self.api_duration[method] = Latency()
+        latency.observe(seconds)
         if error_code:
             self.api_errors[(method, error_code)] += 1
 
     def observe_proxy(self, kind: str, seconds: float, *, failed: bool = False) -> None:
-        child = self._proxy_children.get(kind)
-        if child is None:
-            child = self._proxy_children[kind] = self.proxy_duration.labels("http", kind)
-        child.observe(seconds)
+        latency = self.proxy_duration.get(kind)
+        if latency is None:
+            latency = self.proxy_duration[kind] = Latency()
+        latency.observe(seconds)
         if failed:
             self.proxy_errors[kind] += 1
 
@@ -137,6 +162,18 @@ class _NodeCollector(Collector):
         for kind, n in m.proxy_errors.items():
             proxy_errors.add_metric([kind], n)
         yield proxy_errors
+        yield _histogram(
+            "centrifugo_api_command_duration_seconds",
+            "Duration of server API commands.",
+            "method",
+            m.api_duration,
+        )
+        yield _histogram(
+            "centrifugo_proxy_duration_seconds",
+            "Duration of proxy requests to the application backend.",
+            "type",
+            m.proxy_duration,
+        )
 
 
 def install(node: Node) -> None:
