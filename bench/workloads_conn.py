@@ -2,6 +2,7 @@
 
 W1 opens N connections with 100 handshakes in flight, each authenticated (HS256 JWT for
 centripetal) and subscribed to ``personal:<i>``; it reports connects/s and failures, the
+server's CPU per connection (and the rate one whole core would allow at that cost), the
 server's RSS delta per connection, the kernel slab delta per connection (both socket ends),
 and the server's CPU per connection while all of them sit idle.
 W5 drives the publish endpoint with 64 keep-alive connections through ``wrk`` (Lua script
@@ -52,9 +53,15 @@ async def connect_storm(system: dict[str, Any], mode: Mode) -> dict[str, Any]:
     held = time.monotonic() - t0
     alive = sum(1 for s in subs if s.transport is not None and not s.transport.is_disconnected)
     await close_all(subs)
+    # the server's CPU per connection in the storm, and the rate that CPU would allow on a
+    # whole core: the figure that matters when the load generator is the bound
+    cpu_us = storm["server_cpu_pct"] / 100 * elapsed / ok * 1e6
     return {
         "connections": n,
         "connected": len(subs),
+        "server_cpu_us_per_conn": round(cpu_us, 1),
+        "server_capacity_conn_per_s": round(1e6 / cpu_us, 1) if cpu_us else None,
+        "client_bound": storm["client_bound"],
         "failures": failures,
         "failed": sum(failures.values()),
         "storm_s": round(elapsed, 3),
