@@ -10,7 +10,7 @@ bootstrap:
 	./scripts/bootstrap.sh
 
 run: bootstrap
-	$(PY) -m centripetal -c examples/dev-config.json -p $(PORT)
+	CHAT_PORT=$(PORT) $(PY) scripts/run_chat.py
 
 test: bootstrap
 	$(PY) -m pytest -q -p no:cacheprovider

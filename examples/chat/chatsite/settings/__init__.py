@@ -1,0 +1,1 @@
+"""Settings modules: ``base`` (shared), ``dev`` (``make run``), ``production`` (env-driven)."""
