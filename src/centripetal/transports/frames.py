@@ -1,10 +1,16 @@
 """Outgoing WebSocket data frames, built once and shared (DESIGN §5; spec P-02..P-05).
 
-The first message a connection gets in a loop iteration is written at once (an idle
-connection should not wait for the rest of a fan-out, G3); what follows in the same
-iteration is queued and joined into one frame (newline-joined JSON or varint-delimited
-protobuf) when the iteration ends. Server frames are unmasked, so the same frame bytes serve
-every connection that gets the same single message — the common fan-out case.
+Two ways to send, chosen by load:
+
+* write-through (light load): the first message a connection gets in a loop iteration is
+  written at once, so an idle connection does not wait for the rest of a fan-out (G3);
+* joined (heavy load): messages are queued and each connection's queue is joined into one
+  frame (newline-joined JSON or varint-delimited protobuf) when the iteration ends (G1, G2).
+
+After each iteration the writer looks at what happened: if many connections got a second
+message while writing through, it joins from then on; once joined frames carry about one
+message each, it writes through again. Server frames are unmasked, so the same frame bytes
+serve every connection that gets the same single message — the common fan-out case.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ MAX_MESSAGES_PER_FRAME = 64
 class Flushable(Protocol):
     hot: bool
 
-    def flush(self) -> None: ...
+    def flush(self) -> int:
+        """Write what is queued; the number of messages written."""
+        ...
 
 
 def frame_header(opcode: int, length: int) -> bytes:
@@ -41,6 +49,7 @@ class FrameWriter:
         self._dirty: list[Flushable] = []
         self._hot: list[Flushable] = []  # written straight through in this loop iteration
         self._scheduled = False
+        self.write_through = True
         self._loop: asyncio.AbstractEventLoop | None = None
         # single-message frame cache, per opcode: (message object, frame bytes)
         self._cache: dict[int, tuple[bytes, bytes]] = {}
@@ -66,13 +75,20 @@ class FrameWriter:
         self._scheduled = False
         dirty = self._dirty
         self._dirty = []
+        messages = 0
         for conn in dirty:
-            conn.flush()
+            messages += conn.flush()
         hot = self._hot
         self._hot = []
         for conn in hot:
             conn.hot = False
         self._cache.clear()
+        if self.write_through:
+            # many connections got more than one message this iteration: join from now on
+            self.write_through = len(dirty) * 4 < len(hot)
+        else:
+            # joined frames carry about one message each: write through again
+            self.write_through = messages * 4 <= len(dirty) * 5
 
     def single_frame(self, opcode: int, codec: Codec, message: bytes) -> bytes:
         cached = self._cache.get(opcode)

@@ -212,7 +212,7 @@ class WebSocketConnection(FramedConnection):
             return
         if self.pending:
             self.pending.append(message)
-        elif self.hot:  # already wrote this iteration: join the rest into one frame
+        elif self.hot or not self.writer.write_through:  # join into one frame (frames.py)
             self.pending.append(message)
             self.writer.mark(self)
         else:
@@ -225,13 +225,13 @@ class WebSocketConnection(FramedConnection):
             if self.limit and transport.get_write_buffer_size() > self.limit:
                 self.writer.mark(self)  # flush() disconnects it, outside the fan-out loop
 
-    def flush(self) -> None:
+    def flush(self) -> int:
         msgs = self.pending
         transport = self.transport
         if msgs:
             self.pending = []
             if transport.is_closing():
-                return
+                return 0
             if len(msgs) == 1:
                 transport.write(self.writer.single_frame(self.opcode, self.codec, msgs[0]))
             else:
@@ -240,6 +240,7 @@ class WebSocketConnection(FramedConnection):
             session = self.session
             if session is not None:
                 session.disconnect(3008)  # P-96 slow consumer
+        return len(msgs)
 
     def native_ping(self) -> None:
         """A WebSocket ping frame (v1 keep-alive, L-09); the protocol ignores the pongs."""
