@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh Debian/Ubuntu machine:
-#   make run   - start the server with embedded defaults (memory engine)
+#   make run   - start the chat application with embedded defaults (SQLite, memory engine)
 #   make test  - run the whole test suite
 PY := .venv/bin/python
 PORT ?= 8000

@@ -296,3 +296,21 @@ def test_uni_endpoints_disabled_by_default(server_factory: ServerFactory) -> Non
     assert srv.http_get("/connection/uni_websocket")[0] == 404
     status, _, _ = srv.http_get("/connection/uni_sse?cf_connect=%7Boops")
     assert status == 400
+
+
+def test_connection_init_endpoint(server_factory: ServerFactory) -> None:
+    """TR-11: ``/connection/init`` answers GET with ``{}`` and CORS for allowed origins; it
+    exists only with ``init.enabled``."""
+    config = {"client": {"allowed_origins": ["http://ok.example"], "insecure": True}}
+    off = server_factory(config)
+    assert off.http_get("/connection/init")[0] == 404
+    srv = server_factory({**config, "init": {"enabled": True}})
+    status, headers, body = srv.http_get(
+        "/connection/init", headers={"Origin": "http://ok.example"}
+    )
+    assert (status, body) == (200, b"{}")
+    assert headers["access-control-allow-origin"] == "http://ok.example"
+    assert headers["access-control-allow-credentials"] == "true"
+    status, headers, body = srv.http_get("/connection/init", headers={"Origin": "http://x.example"})
+    assert (status, body) == (200, b"{}")
+    assert "access-control-allow-origin" not in headers

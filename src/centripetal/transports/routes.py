@@ -3,23 +3,25 @@
 Each endpoint is added when its section is enabled (v6 ``http_stream.enabled``,
 ``sse.enabled``, ``uni_websocket.enabled``, ``uni_sse.enabled``, ``uni_http_stream.enabled``;
 the flat v3/v4/v5 spellings map onto them). ``/emulation`` comes with http_stream or sse
-(TR-04). All endpoints share one admission counter and one liveness sweep.
+(TR-04). All endpoints share one admission counter and one liveness sweep. ``init.enabled``
+adds ``/connection/init`` (TR-11): GET answers ``{}``, with CORS like the other endpoints.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 from centripetal.transports.emulation import EmulationHandler
 from centripetal.transports.http_stream import HTTPStreamHandler
+from centripetal.transports.origin import OriginChecker
 from centripetal.transports.sse import SSEHandler
-from centripetal.transports.streaming import Admission, Liveness
+from centripetal.transports.streaming import Admission, Liveness, cors_headers, preflight
 from centripetal.transports.uni import UniHTTPStreamHandler, UniSSEHandler
 from centripetal.transports.uni_websocket import UniWebSocketHandler
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from centripetal.node import Node
 
 __all__ = ["add_stream_routes"]
@@ -49,3 +51,19 @@ def add_stream_routes(app: web.Application, node: Node) -> None:
         limit = cfg.uni_http_stream.max_request_body_size
         uni_stream = UniHTTPStreamHandler(node, admission, liveness, limit)
         router.add_route("*", cfg.uni_http_stream.handler_prefix, uni_stream)
+    if cfg.init.enabled:
+        router.add_route("*", cfg.init.handler_prefix, InitHandler(node))
+
+
+class InitHandler:
+    """``/connection/init`` (TR-11): GET ⇒ ``{}``; OPTIONS ⇒ CORS preflight; else 405."""
+
+    def __init__(self, node: Node) -> None:
+        self.origins = OriginChecker(node.config.client.allowed_origins)
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        if request.method == "OPTIONS":
+            return preflight(request, self.origins)
+        if request.method != "GET":
+            return web.Response(status=405)
+        return web.json_response({}, headers=cors_headers(request, self.origins))
