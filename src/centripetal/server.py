@@ -23,6 +23,7 @@ from centripetal.engines.base import EngineError
 from centripetal.front import FrontServer, Upgrader
 from centripetal.node import Node
 from centripetal.observability import metrics
+from centripetal.transports.admission import Admission
 from centripetal.transports.echo import ECHO_PATH, EchoEndpoint
 from centripetal.transports.routes import add_stream_routes
 from centripetal.transports.websocket import WebSocketEndpoint
@@ -72,7 +73,7 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 def build_apps(
-    node: Node,
+    node: Node, admission: Admission
 ) -> tuple[web.Application, web.Application | None, web.Application | None]:
     """The main application, the internal one when ``http_server.internal_port`` is set, and
     which of the two serves the server API (None when the API is disabled)."""
@@ -83,7 +84,7 @@ def build_apps(
     if config.http_server.internal_port:
         internal = web.Application()
         internal[NODE_KEY] = node
-    add_stream_routes(main, node)  # http_stream, sse, emulation, uni_* (TR-02..TR-08)
+    add_stream_routes(main, node, admission)  # http_stream, sse, emulation, uni_* (TR-02..TR-08)
     if config.health.enabled:
         (internal or main).router.add_get(config.health.handler_prefix, _health)
     if config.prometheus.enabled:
@@ -94,13 +95,15 @@ def build_apps(
     return main, internal, api_app
 
 
-def build_upgrades(node: Node) -> tuple[dict[str, Upgrader], WebSocketEndpoint | None]:
+def build_upgrades(
+    node: Node, admission: Admission
+) -> tuple[dict[str, Upgrader], WebSocketEndpoint | None]:
     """The main port's WebSocket endpoints (TR-01), served outside aiohttp (front.py)."""
     config = node.config
     upgrades: dict[str, Upgrader] = {}
     endpoint = None
     if not config.websocket.disabled:
-        endpoint = WebSocketEndpoint(node)
+        endpoint = WebSocketEndpoint(node, admission)
         upgrades[config.websocket.handler_prefix] = endpoint
     if os.environ.get(ECHO_ROUTE_ENV) == "1":
         upgrades[ECHO_PATH] = EchoEndpoint(config.websocket.message_size_limit or None)
@@ -121,8 +124,9 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
         logger.error("engine start failed: %s", exc)
         await node.close()
         return 1
-    main, internal, api_app = build_apps(node)
-    upgrades, ws_endpoint = build_upgrades(node)
+    admission = Admission(node)  # one per node, for every connection endpoint (TR-13)
+    main, internal, api_app = build_apps(node, admission)
+    upgrades, ws_endpoint = build_upgrades(node, admission)
     runners: list[web.AppRunner] = []
     fronts: list[FrontServer] = []
     hs = config.http_server

@@ -8,20 +8,19 @@ its own pid. Missing tools fail in CI (DESIGN §7).
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from origin_proxy import OriginProxy
 from playwright.sync_api import Browser, sync_playwright
+from support.node_js import ensure_packages
 from support.ports import free_port
 from support.server import ServerProcess
 from support.timing import scaled
 from tutorial_site import (
     CENTRIFUGE_JS_2,
     CHROMIUM_ARGS,
-    JS_DIR,
     TutorialStack,
     start_django,
     tutorial_config,
@@ -32,16 +31,7 @@ from tutorial_site import (
 def centrifuge_js_2(require_tool: Callable[[str], str]) -> Path:
     """centrifuge-js 2.8.3's ``dist/centrifuge.min.js`` (``npm ci`` when not installed)."""
     if not CENTRIFUGE_JS_2.exists():
-        npm = require_tool("npm")
-        proc = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=scaled(300),
-            check=False,
-        )
-        assert proc.returncode == 0, f"npm ci failed:\n{proc.stdout}\n{proc.stderr}"
+        ensure_packages(require_tool("npm"), "centrifuge2/package.json")
     assert CENTRIFUGE_JS_2.exists(), f"{CENTRIFUGE_JS_2} missing after npm ci"
     return CENTRIFUGE_JS_2
 

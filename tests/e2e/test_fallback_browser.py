@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
+from support.node_js import SCENARIO_CHANNEL_OPTIONS
 from support.ports import free_port
 from support.server import ServerProcess
 from support.timing import scaled
@@ -59,18 +60,7 @@ CONFIG: dict[str, Any] = {
     "client": {"token": {"hmac_secret_key": SECRET}},
     "http_stream": {"enabled": True},
     "sse": {"enabled": True},
-    "channel": {
-        "without_namespace": {
-            "presence": True,
-            "history_size": 10,
-            "history_ttl": "300s",
-            "force_recovery": True,
-            "allow_subscribe_for_client": True,
-            "allow_publish_for_client": True,
-            "allow_presence_for_subscriber": True,
-            "allow_history_for_subscriber": True,
-        }
-    },
+    "channel": {"without_namespace": dict(SCENARIO_CHANNEL_OPTIONS)},
 }
 
 

@@ -11,15 +11,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support.node_js import Runner, check_ok, events_of
 from support.redis import RedisServer
 from support.server import ServerFactory, ServerProcess
 from support.timing import scaled
 from test_fallback_transports import (  # noqa: F401 (the fixture is used by name)
     SECRET,
-    Runner,
-    check_ok,
     fallback_runner,
-    of,
     token,
 )
 
@@ -146,9 +144,9 @@ def test_js_client_streams_from_a_and_sends_to_b(
         }
     )
     check_ok(report, node_a)
-    (connected,) = of(report, "a", "connected")
+    (connected,) = events_of(report, "a", "connected")
     assert connected["transport"] == transport
-    (pub,) = of(report, "a", "publication", channel=ch)
+    (pub,) = events_of(report, "a", "publication", channel=ch)
     assert (pub["data"], pub["offset"], pub["info"]["user"]) == ({"k": 1}, 1, "ann")
     assert report["results"][4]["result"] == {"numClients": 1, "numUsers": 1}
     history = report["results"][5]["result"]["publications"]

@@ -11,18 +11,23 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from support.node_js import (
+    SCENARIO_CHANNEL_OPTIONS,
+    Runner,
+    check_ok,
+    ensure_packages,
+    events_of,
+    scenario_runner,
+)
 from support.server import ServerFactory, ServerProcess
 from support.timing import scaled
 from support.tokens import connection_token
 
-JS_DIR = Path(__file__).resolve().parent / "js"
 SECRET = "fallback-secret-0123456789abcdef0123"
 API_KEY = "fallback-api-key"
 ORIGIN = "http://app.example"
@@ -32,22 +37,9 @@ CONFIG: dict[str, Any] = {
     "http_api": {"key": API_KEY},
     "http_stream": {"enabled": True},
     "sse": {"enabled": True},
-    "channel": {
-        "without_namespace": {
-            "presence": True,
-            "history_size": 10,
-            "history_ttl": "300s",
-            "force_recovery": True,
-            "allow_subscribe_for_client": True,
-            "allow_publish_for_client": True,
-            "allow_presence_for_subscriber": True,
-            "allow_history_for_subscriber": True,
-        }
-    },
+    "channel": {"without_namespace": dict(SCENARIO_CHANNEL_OPTIONS)},
 }
 
-Report = dict[str, Any]
-Runner = Callable[[dict[str, Any]], Report]
 # (transport, protocol): sse is JSON only (P-06)
 VARIANTS = [("http_stream", "json"), ("http_stream", "protobuf"), ("sse", "json")]
 
@@ -60,35 +52,8 @@ def token(user: str) -> str:
 def fallback_runner(require_tool: Callable[[str], str]) -> Runner:
     """``run(scenario) -> report`` with js/fallback_scenario.mjs (npm ci when needed)."""
     node = require_tool("node")
-    npm = require_tool("npm")
-    if not (JS_DIR / "node_modules" / "eventsource" / "package.json").exists():
-        proc = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=scaled(300),
-            check=False,
-        )
-        assert proc.returncode == 0, f"npm ci failed:\n{proc.stdout}\n{proc.stderr}"
-
-    def run(scenario: dict[str, Any]) -> Report:
-        scenario = {"timeoutMs": int(scaled(10) * 1000), **scenario}
-        proc = subprocess.run(
-            [node, "fallback_scenario.mjs"],
-            cwd=JS_DIR,
-            input=json.dumps(scenario),
-            capture_output=True,
-            text=True,
-            timeout=scaled(60),
-            check=False,
-        )
-        try:
-            return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-        except (IndexError, ValueError):
-            pytest.fail(f"no report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-
-    return run
+    ensure_packages(require_tool("npm"), "eventsource/package.json")
+    return scenario_runner(node, "fallback_scenario.mjs")
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +62,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.cleanup()
-
-
-def of(report: Report, client: str, *kinds: str, channel: str | None = None) -> list[Report]:
-    return [
-        e
-        for e in report["events"]
-        if e["client"] == client
-        and (not kinds or e["event"] in kinds)
-        and (channel is None or e.get("channel") == channel)
-    ]
-
-
-def check_ok(report: Report, server: ServerProcess) -> None:
-    assert report["ok"], server.describe(f"scenario failed: {report.get('failure')}\n{report}")
 
 
 def clients(transport: str, protocol: str, *users: str) -> dict[str, Any]:
@@ -142,7 +93,9 @@ def test_js_connect_subscribe_publish(
         }
     )
     check_ok(report, server)
-    events = of(report, "a", "connecting", "connected", "subscribing", "subscribed", "publication")
+    events = events_of(
+        report, "a", "connecting", "connected", "subscribing", "subscribed", "publication"
+    )
     assert [e["event"] for e in events[:5]] == [
         "connecting",
         "connected",
@@ -182,7 +135,7 @@ def test_js_presence_and_history(
         }
     )
     check_ok(report, server)
-    ids = {c: of(report, c, "connected")[0]["clientId"] for c in ("a", "b")}
+    ids = {c: events_of(report, c, "connected")[0]["clientId"] for c in ("a", "b")}
     presence = report["results"][4]["result"]["clients"]
     assert presence == {
         ids["a"]: {"client": ids["a"], "user": "alice"},
@@ -224,7 +177,7 @@ def test_js_recovery_after_reconnect(
         }
     )
     check_ok(report, server)
-    events = of(report, "a", "subscribed", "publication", channel=ch)
+    events = events_of(report, "a", "subscribed", "publication", channel=ch)
     assert [e["event"] for e in events] == [
         "subscribed",
         "publication",

@@ -10,82 +10,40 @@ P-03/P-05 (protobuf protocol), AU-04 (invalid token → 3500).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.node_js import (
+    SCENARIO_CHANNEL_OPTIONS,
+    Runner,
+    check_ok,
+    ensure_packages,
+    events_of,
+    scenario_runner,
+)
 from support.server import ServerProcess
-from support.timing import scaled
 from support.tokens import connection_token
 
 pytestmark = pytest.mark.node
 
-JS_DIR = Path(__file__).resolve().parent / "js"
 SECRET = "js-test-secret-0123456789abcdef0123"
 
 CONFIG: dict[str, Any] = {
     "client": {"token": {"hmac_secret_key": SECRET}},
     "channel": {
-        "without_namespace": {
-            "presence": True,
-            "history_size": 10,
-            "history_ttl": "300s",
-            "force_recovery": True,
-            "allow_subscribe_for_client": True,
-            "allow_publish_for_client": True,
-            "allow_presence_for_subscriber": True,
-            "allow_history_for_subscriber": True,
-        },
+        "without_namespace": dict(SCENARIO_CHANNEL_OPTIONS),
         "namespaces": [{"name": "locked"}],
     },
 }
-
-Report = dict[str, Any]
-Runner = Callable[[dict[str, Any]], Report]
 
 
 @pytest.fixture(scope="module")
 def js_runner(require_tool: Callable[[str], str]) -> Runner:
     """Install the Node package if needed; return ``run(scenario) -> report``."""
     node = require_tool("node")
-    npm = require_tool("npm")
-    if not (JS_DIR / "node_modules" / "centrifuge" / "package.json").exists():
-        install = "ci" if (JS_DIR / "package-lock.json").exists() else "install"
-        proc = subprocess.run(
-            [npm, install, "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=scaled(300),
-            check=False,
-        )
-        assert proc.returncode == 0, f"npm {install} failed:\n{proc.stdout}\n{proc.stderr}"
-
-    def run(scenario: dict[str, Any]) -> Report:
-        scenario = {"timeoutMs": int(scaled(10) * 1000), **scenario}
-        proc = subprocess.run(
-            [node, "scenario.mjs"],
-            cwd=JS_DIR,
-            input=json.dumps(scenario),
-            capture_output=True,
-            text=True,
-            timeout=scaled(60),
-            check=False,
-        )
-        lines = proc.stdout.strip().splitlines()
-        try:
-            report: Report = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            pytest.fail(
-                f"scenario.mjs printed no report (exit {proc.returncode}):\n"
-                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-            )
-        return report
-
-    return run
+    ensure_packages(require_tool("npm"), "centrifuge/package.json")
+    return scenario_runner(node, "scenario.mjs")
 
 
 @pytest.fixture(scope="module")
@@ -99,23 +57,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def token(user: str) -> str:
     return connection_token(SECRET, user)
-
-
-def of(report: Report, client: str, *kinds: str, channel: str | None = None) -> list[Report]:
-    """Events of ``client`` (optionally only ``kinds`` / ``channel``) in order."""
-    return [
-        e
-        for e in report["events"]
-        if e["client"] == client
-        and (not kinds or e["event"] in kinds)
-        and (channel is None or e.get("channel") == channel)
-    ]
-
-
-def check_ok(report: Report, server: ServerProcess) -> None:
-    assert report["ok"], server.describe(
-        f"scenario failed: {report.get('failure')}\nevents: {json.dumps(report['events'])}"
-    )
 
 
 def test_connect_subscribe_publish_own_publication(
@@ -136,7 +77,9 @@ def test_connect_subscribe_publish_own_publication(
         }
     )
     check_ok(report, server)
-    events = of(report, "a", "connecting", "connected", "subscribing", "subscribed", "publication")
+    events = events_of(
+        report, "a", "connecting", "connected", "subscribing", "subscribed", "publication"
+    )
     # After these five, only the runner's final disconnect (subscribing, code 1) may follow.
     assert [e["event"] for e in events[:5]] == [
         "connecting",
@@ -179,7 +122,7 @@ def test_presence_two_clients(js_runner: Runner, server: ServerProcess) -> None:
         }
     )
     check_ok(report, server)
-    ids = {c: of(report, c, "connected")[0]["clientId"] for c in ("a", "b")}
+    ids = {c: events_of(report, c, "connected")[0]["clientId"] for c in ("a", "b")}
     clients = report["results"][4]["result"]["clients"]
     assert set(clients) == {ids["a"], ids["b"]}
     assert clients[ids["a"]]["user"] == "alice"
@@ -243,7 +186,7 @@ def test_recovery_after_reconnect(js_runner: Runner, server: ServerProcess) -> N
         }
     )
     check_ok(report, server)
-    events = of(report, "a", "subscribed", "publication", channel=ch)
+    events = events_of(report, "a", "subscribed", "publication", channel=ch)
     assert [e["event"] for e in events] == [
         "subscribed",
         "publication",
@@ -290,7 +233,7 @@ def test_protobuf_protocol(js_runner: Runner, server: ServerProcess) -> None:
     )
     check_ok(report, server)
     for client in ("p", "q"):
-        (pub,) = of(report, client, "publication", channel=ch)
+        (pub,) = events_of(report, client, "publication", channel=ch)
         assert (pub["data"], pub["offset"]) == ("binary-hello", 1)
         assert pub["info"]["user"] == "pb-user"
     assert report["results"][7]["result"] == {"numClients": 2, "numUsers": 2}
@@ -321,7 +264,7 @@ def test_subscribe_error_codes(
         }
     )
     check_ok(report, server)
-    events = of(
+    events = events_of(
         report, "a", "subscribing", "subscribed", "unsubscribed", "sub_error", channel=channel
     )
     assert [(e["event"], e.get("code"), e.get("reason")) for e in events] == [
@@ -329,7 +272,7 @@ def test_subscribe_error_codes(
         ("unsubscribed", code, reason),
     ]
     # The connection survives a subscribe error: the only disconnect is the final one.
-    assert [e["code"] for e in of(report, "a", "disconnected")] == [0]
+    assert [e["code"] for e in events_of(report, "a", "disconnected")] == [0]
 
 
 def test_invalid_connection_token(js_runner: Runner, server: ServerProcess) -> None:
@@ -343,7 +286,7 @@ def test_invalid_connection_token(js_runner: Runner, server: ServerProcess) -> N
         }
     )
     check_ok(report, server)
-    events = of(report, "a", "connecting", "connected", "disconnected")
+    events = events_of(report, "a", "connecting", "connected", "disconnected")
     assert [(e["event"], e.get("code"), e.get("reason")) for e in events] == [
         ("connecting", 0, "connect called"),
         ("disconnected", 3500, "invalid token"),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.node_js import ensure_packages
 from support.server import ServerProcess
 from support.timing import scaled
 from support.tokens import connection_token
@@ -41,17 +42,7 @@ CONFIG: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def node(require_tool: Callable[[str], str]) -> str:
     node_path = require_tool("node")
-    if not (JS_DIR / "node_modules" / "centrifuge2" / "package.json").exists():
-        npm = require_tool("npm")
-        proc = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=scaled(300),
-            check=False,
-        )
-        assert proc.returncode == 0, f"npm ci failed:\n{proc.stdout}\n{proc.stderr}"
+    ensure_packages(require_tool("npm"), "centrifuge2/package.json")
     return node_path
 
 

@@ -23,9 +23,7 @@ from centripetal.protocol import client_pb2 as pb
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.streaming import (
     Liveness,
-    cors_headers,
-    preflight,
-    read_body,
+    post_body,
     serve_stream,
 )
 
@@ -101,14 +99,10 @@ class EmulationHandler:
         self.limit = node.config.emulation.max_request_body_size
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "OPTIONS":
-            return preflight(request, self.origins)
-        headers = cors_headers(request, self.origins)
-        if request.method != "POST":
-            return web.Response(status=405, headers=headers)
-        body = await read_body(request, self.limit)
-        if body is None:
-            return web.Response(status=413, headers=headers)
+        start = await post_body(request, self.origins, self.limit)
+        if isinstance(start, web.Response):
+            return start
+        body, headers = start
         protobuf = request.headers.get("Content-Type", "") == "application/octet-stream"
         parsed = parse_emulation_request(body, protobuf)
         if parsed is None:

@@ -55,21 +55,22 @@ class FrameWriter:
         self._cache: dict[int, tuple[bytes, bytes]] = {}
 
     def mark(self, conn: Flushable) -> None:
+        """``conn`` has queued messages: flush it when this iteration ends."""
         self._dirty.append(conn)
         if not self._scheduled:
-            self._scheduled = True
-            if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self._flush_all)
+            self._schedule()
 
     def mark_hot(self, conn: Flushable) -> None:
         """``conn`` wrote a frame now; what it gets later in this iteration is joined."""
         self._hot.append(conn)
         if not self._scheduled:
-            self._scheduled = True
-            if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self._flush_all)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        self._scheduled = True
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self._loop.call_soon(self._flush_all)
 
     def _flush_all(self) -> None:
         self._scheduled = False

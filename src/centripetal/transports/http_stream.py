@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from centripetal.protocol.codec import get_codec
+from centripetal.transports.admission import Admission
 from centripetal.transports.emulation import serve_emulated
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.streaming import (
-    Admission,
     Liveness,
     StreamConnection,
-    cors_headers,
-    preflight,
-    read_body,
+    post_body,
     stream_headers,
 )
 
@@ -48,14 +46,10 @@ class HTTPStreamHandler:
         self.limit = node.config.http_stream.max_request_body_size
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "OPTIONS":
-            return preflight(request, self.origins)
-        headers = cors_headers(request, self.origins)
-        if request.method != "POST":
-            return web.Response(status=405, headers=headers)
-        body = await read_body(request, self.limit)
-        if body is None:
-            return web.Response(status=413, headers=headers)
+        start = await post_body(request, self.origins, self.limit)
+        if isinstance(start, web.Response):
+            return start
+        body, headers = start
         if not self.admission.admit():
             return web.Response(status=503, headers=headers)
         protobuf = request.headers.get("Content-Type", "") == "application/octet-stream"

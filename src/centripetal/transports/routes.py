@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from centripetal.transports.admission import Admission
 from centripetal.transports.emulation import EmulationHandler
 from centripetal.transports.http_stream import HTTPStreamHandler
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.sse import SSEHandler
-from centripetal.transports.streaming import Admission, Liveness, cors_headers, preflight
+from centripetal.transports.streaming import Liveness, cors_headers, preflight
 from centripetal.transports.uni import UniHTTPStreamHandler, UniSSEHandler
 from centripetal.transports.uni_websocket import UniWebSocketHandler
 
@@ -27,10 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["add_stream_routes"]
 
 
-def add_stream_routes(app: web.Application, node: Node) -> None:
+def add_stream_routes(app: web.Application, node: Node, admission: Admission) -> None:
     """Add every enabled streaming endpoint to ``app``."""
     cfg = node.config
-    admission = Admission(node)
     liveness = Liveness()
     router = app.router
     if cfg.http_stream.enabled:

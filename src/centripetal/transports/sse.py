@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from centripetal.protocol.codec import get_codec
+from centripetal.transports.admission import Admission
 from centripetal.transports.emulation import serve_emulated
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.streaming import (
-    Admission,
     Liveness,
     StreamConnection,
     cors_headers,

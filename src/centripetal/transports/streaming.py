@@ -33,11 +33,11 @@ if TYPE_CHECKING:
     from centripetal.node import Node
 
 __all__ = [
-    "Admission",
     "Liveness",
     "StreamConnection",
     "bare_push",
     "cors_headers",
+    "post_body",
     "preflight",
     "read_body",
     "stream_headers",
@@ -91,6 +91,22 @@ def preflight(request: web.BaseRequest, origins: OriginChecker) -> web.Response:
     return web.Response(status=204, headers=headers)
 
 
+async def post_body(
+    request: web.BaseRequest, origins: OriginChecker, limit: int
+) -> web.Response | tuple[bytes, dict[str, str]]:
+    """The common start of a POST endpoint (TR-02, TR-04): OPTIONS answers the preflight,
+    other methods 405, a body over ``limit`` 413; else ``(body, CORS headers)``."""
+    if request.method == "OPTIONS":
+        return preflight(request, origins)
+    headers = cors_headers(request, origins)
+    if request.method != "POST":
+        return web.Response(status=405, headers=headers)
+    body = await read_body(request, limit)
+    if body is None:
+        return web.Response(status=413, headers=headers)
+    return body, headers
+
+
 async def read_body(request: web.BaseRequest, limit: int) -> bytes | None:
     """The request body, or None when it is over ``limit`` bytes (-> 413)."""
     if limit > 0 and request.content_length is not None and request.content_length > limit:
@@ -101,32 +117,6 @@ async def read_body(request: web.BaseRequest, limit: int) -> bytes | None:
         if limit > 0 and len(data) > limit:
             return None
     return bytes(data)
-
-
-class Admission:
-    """TR-13 for these endpoints: ``client.connection_limit`` against every connection of the
-    node, ``client.connection_rate_limit`` per second over the streaming endpoints."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.limit = node.config.client.connection_limit
-        self.rate = node.config.client.connection_rate_limit
-        self._second = 0
-        self._count = 0
-
-    def admit(self) -> bool:
-        if self.node.shutting_down:
-            return False
-        if self.limit and len(self.node.sessions) >= self.limit:
-            return False
-        if self.rate:
-            second = int(asyncio.get_running_loop().time())
-            if second != self._second:
-                self._second, self._count = second, 0
-            if self._count >= self.rate:
-                return False
-            self._count += 1
-        return True
 
 
 class StreamConnection:

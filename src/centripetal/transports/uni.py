@@ -22,10 +22,10 @@ from centripetal.core.session import ClientSession
 from centripetal.protocol import json_codec
 from centripetal.protocol import messages as m
 from centripetal.protocol.codec import DecodeError, get_codec
+from centripetal.transports.admission import Admission
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.sse import SSE_CONTENT_TYPE, sse_events
 from centripetal.transports.streaming import (
-    Admission,
     Liveness,
     StreamConnection,
     bare_push,

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from aiohttp import WSMsgType, web
 
 from centripetal.protocol import messages as m
+from centripetal.transports.admission import Admission
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.streaming import (
-    Admission,
     Liveness,
     StreamConnection,
     bare_push,

@@ -37,6 +37,7 @@ from centripetal.protocol.codec import DecodeError, get_codec
 from centripetal.protocol.detect import choose_codec, forced_version
 from centripetal.protocol.v1 import get_legacy_codec
 from centripetal.proxy.request import forwarded_header_names
+from centripetal.transports.admission import Admission
 from centripetal.transports.frames import FrameWriter
 from centripetal.transports.handshake import (
     Rejection,
@@ -310,35 +311,15 @@ class WebSocketConnection(FramedConnection):
 class WebSocketEndpoint:
     """``websocket.handler_prefix`` (TR-01): admission, codec choice, the upgrade itself."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, admission: Admission | None = None) -> None:
         self.node = node
         cfg = node.config
+        self.admission = admission or Admission(node)
         self.origins = OriginChecker(cfg.client.allowed_origins)
         self.max_size = cfg.websocket.message_size_limit or None
         self.writer = FrameWriter()
-        self.connection_limit = cfg.client.connection_limit
-        self.rate_limit = cfg.client.connection_rate_limit
         self.kept_headers = forwarded_header_names(cfg)
         self.connections: set[WebSocketConnection] = set()
-        self._rate_second = 0
-        self._rate_count = 0
-
-    @property
-    def open_connections(self) -> int:
-        return len(self.connections)
-
-    def _admit(self) -> bool:
-        """TR-13: ``client.connection_limit`` and ``client.connection_rate_limit`` per node."""
-        if self.connection_limit and len(self.connections) >= self.connection_limit:
-            return False
-        if self.rate_limit:
-            second = int(asyncio.get_running_loop().time())
-            if second != self._rate_second:
-                self._rate_second, self._rate_count = second, 0
-            if self._rate_count >= self.rate_limit:
-                return False
-            self._rate_count += 1
-        return True
 
     def _refusal(self, request: UpgradeRequest) -> Rejection | None:
         rejection = check_upgrade(request)
@@ -350,7 +331,7 @@ class WebSocketEndpoint:
             return Rejection(403, b"request origin not allowed")
         if self.node.shutting_down:
             return Rejection(503, b"shutting down")
-        if not self._admit():
+        if not self.admission.admit():  # TR-13
             return Rejection(503, b"Service Unavailable")
         return None
 
