@@ -36,6 +36,9 @@ class Mode:
     use_wrk: bool = True
     # every k-th subscriber (by connect order) extracts latency
     sample_every: int = 10
+    # W2c: a sampled connection parses every seq/ts of its joined frames in Python; at 10 that
+    # costs the load generator more than counting the deliveries
+    burst_sample_every: int = 50
     # centripetal-redis adds ~20 s (W2 and W5 only); smoke mode leaves out everything Redis
     systems: tuple[str, ...] = field(
         default=("centripetal", "centripetal-redis", "channels", "floor")

@@ -75,9 +75,19 @@ METRICS: list[Metric] = [
     ("w2_loss", "W2 loss", _get("W2", "loss")),
     ("w2_client_bound", "W2 client-bound", _get("W2", "client_bound")),
     (
+        "w2_capacity",
+        "W2 server capacity at its CPU per delivery, deliveries/s",
+        _get("W2", "server_capacity_deliveries_per_s"),
+    ),
+    (
         "w2c_deliveries_per_s",
         "bursts of 16 (W2c), deliveries/s",
         _get("W2c", "deliveries_per_s"),
+    ),
+    (
+        "w2c_capacity",
+        "W2c server capacity at its CPU per delivery, deliveries/s",
+        _get("W2c", "server_capacity_deliveries_per_s"),
     ),
     ("w2c_loss", "W2c loss", _get("W2c", "loss")),
     ("w2c_client_bound", "W2c client-bound", _get("W2c", "client_bound")),
@@ -177,8 +187,8 @@ def goals(heads: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     table = {
         "G1": ("W2 ≥ 100k/s, ≥ 80 % floor, ≥ 20x Channels", [w2, vs_floor, vs_chan], all_of(g1)),
         "G2": (
-            "bursts (W2c) ≥ 1M deliveries/s",
-            ours.get("w2c_deliveries_per_s"),
+            "bursts (W2c) ≥ 1M deliveries/s (and: server capacity at its CPU per delivery)",
+            [ours.get("w2c_deliveries_per_s"), ours.get("w2c_capacity")],
             _at_least(ours.get("w2c_deliveries_per_s"), 1_000_000),
         ),
         "G3": (

@@ -27,8 +27,10 @@ async def _publisher(system: dict[str, Any], mode: Mode) -> Publisher:
     return HttpPublisher(system, connections=mode.fan_in_flight)
 
 
-async def _fan_subs(system: dict[str, Any], mode: Mode, stats: Stats) -> tuple[list[Sub], Any]:
-    n, k = mode.fan_subs, mode.sample_every
+async def _fan_subs(
+    system: dict[str, Any], mode: Mode, stats: Stats, k: int = 0
+) -> tuple[list[Sub], Any]:
+    n, k = mode.fan_subs, k or mode.sample_every
     subs, failures, _ = await open_subs(
         system, [[FAN_CHANNEL]] * n, lambda i: i % k == 0 or i == n - 1, stats
     )
@@ -40,7 +42,8 @@ async def fanout_max(system: dict[str, Any], mode: Mode, burst: int) -> dict[str
     if burst > 1 and system["kind"] == "channels":
         return {"skipped": "one group_send per message: no burst publish path"}
     stats = Stats()
-    subs, failures = await _fan_subs(system, mode, stats)
+    k = mode.sample_every if burst == 1 else mode.burst_sample_every
+    subs, failures = await _fan_subs(system, mode, stats, k)
     pub = await _publisher(system, mode)
     seq = itertools.count()
     published = 0
@@ -77,6 +80,11 @@ async def fanout_max(system: dict[str, Any], mode: Mode, burst: int) -> dict[str
         **latency_summary(stats),
         **phase.finish(),
     }
+    # deliveries per second of server CPU: what the server allows when the client is the bound
+    server_share = result["server_cpu_pct"] / 100
+    result["server_capacity_deliveries_per_s"] = (
+        round(got / max(t_last - t0, 1e-9) / server_share, 1) if server_share else None
+    )
     await pub.close()
     await close_all(subs)
     return result
