@@ -314,3 +314,42 @@ def test_connection_init_endpoint(server_factory: ServerFactory) -> None:
     status, headers, body = srv.http_get("/connection/init", headers={"Origin": "http://x.example"})
     assert (status, body) == (200, b"{}")
     assert "access-control-allow-origin" not in headers
+
+
+async def test_uni_websocket_joined_pushes_no_disconnect_push_no_closing_handshake(
+    server_factory: ServerFactory,
+) -> None:
+    """TR-06, D-WS2: ``join_push_messages`` puts pushes queued together in one newline-joined
+    frame; ``disable_disconnect_push`` and ``disable_closing_handshake`` end the connection
+    with neither a disconnect push nor a close frame."""
+    options = {
+        "enabled": True,
+        "join_push_messages": True,
+        "disable_disconnect_push": True,
+        "disable_closing_handshake": True,
+    }
+    srv = server_factory({**CONFIG, "uni_websocket": options})
+    ch = "joined_ch"
+    req = json.dumps({"token": token("joined"), "subs": {ch: {}}})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            srv.ws_url("/connection/uni_websocket"), params={"cf_connect": req}, autoping=True
+        ) as ws,
+    ):
+        first = await ws.receive(timeout=scaled(5))
+        assert json.loads(first.data)["connect"]["subs"] == {ch: {}}
+        commands = [{"publish": {"channel": ch, "data": {"n": n}}} for n in (1, 2)]
+        await api(srv, "batch", commands=commands)
+        joined = await ws.receive(timeout=scaled(5))
+        while joined.data == "{}":
+            joined = await ws.receive(timeout=scaled(5))
+        assert joined.data.split("\n") == [
+            '{"channel":"joined_ch","pub":{"data":{"n":1},"offset":1}}',
+            '{"channel":"joined_ch","pub":{"data":{"n":2},"offset":2}}',
+        ]
+        await api(srv, "disconnect", user="joined")
+        end = await ws.receive(timeout=scaled(5))
+        while end.type is aiohttp.WSMsgType.TEXT and end.data == "{}":
+            end = await ws.receive(timeout=scaled(5))
+        assert end.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR), end

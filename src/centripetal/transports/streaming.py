@@ -174,7 +174,9 @@ class StreamConnection:
             return
         self.closing = True
         if code != 3000 and not self.gone:  # P-48
-            self.pending.append(self.disconnect_push(code, reason))
+            push = self.disconnect_push(code, reason)
+            if push:  # empty: this transport sends none (uni_websocket.disable_disconnect_push)
+                self.pending.append(push)
         self.wake.set()
         loop = asyncio.get_running_loop()
         self._deadline = loop.call_later(WRITE_TIMEOUT, self.abort)

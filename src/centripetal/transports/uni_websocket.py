@@ -5,6 +5,10 @@ The ConnectRequest is the ``cf_connect`` URL parameter or else the client's firs
 ``Push``: the connect push first, ``{}`` pings (each with a native WebSocket ping too), and a
 ``disconnect`` push followed by a close frame with the same code and reason. A disallowed
 Origin gets 403 before the upgrade, as on the bidirectional endpoint.
+
+Options (TR-06, D-WS2): ``join_push_messages`` sends the pushes queued together as one frame,
+newline-joined; ``disable_disconnect_push`` leaves the disconnect push out;
+``disable_closing_handshake`` closes the TCP connection without a close frame.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class UniWebSocketHandler:
         cfg = node.config.uni_websocket
         self.origins = OriginChecker(node.config.client.allowed_origins)
         self.max_msg_size = cfg.message_size_limit + 1 if cfg.message_size_limit > 0 else 0
+        self.join = cfg.join_push_messages
+        self.disconnect_push = not cfg.disable_disconnect_push
+        self.closing_handshake = not cfg.disable_closing_handshake
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -97,11 +104,14 @@ class UniWebSocketHandler:
             for msg in messages:
                 if msg == _PING:
                     await ws.ping()  # P-56: native ping as well
-                await ws.send_frame(bare_push(msg), WSMsgType.TEXT)
+                if not self.join:
+                    await ws.send_frame(bare_push(msg), WSMsgType.TEXT)
+            if self.join:
+                await ws.send_frame(b"\n".join(map(bare_push, messages)), WSMsgType.TEXT)
 
         def disconnect_push(code: int, reason: str) -> bytes:
             closing.append((code, reason))
-            return uni_disconnect_push(code, reason)
+            return uni_disconnect_push(code, reason) if self.disconnect_push else b""
 
         conn = StreamConnection(self.node, write, request.transport, disconnect_push)
         session = UniSession(self.node, conn, transport="uni_websocket", headers=request.headers)
@@ -112,7 +122,9 @@ class UniWebSocketHandler:
             await serve_stream(conn, self.liveness, lambda: session.handle_commands([cmd]))
         finally:
             reader.cancel()
-        if not ws.closed:
+        if not ws.closed and not self.closing_handshake and request.transport is not None:
+            request.transport.close()  # no close frame (disable_closing_handshake)
+        elif not ws.closed:
             code, reason = closing[0] if closing else (3000, "connection closed")
             try:
                 await ws.close(code=code, message=reason.encode()[:123])
