@@ -353,3 +353,51 @@ async def test_uni_websocket_joined_pushes_no_disconnect_push_no_closing_handsha
         while end.type is aiohttp.WSMsgType.TEXT and end.data == "{}":
             end = await ws.receive(timeout=scaled(5))
         assert end.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR), end
+
+
+async def test_connect_code_transforms(server_factory: ServerFactory) -> None:
+    """PX-09: ``client.connect_code_to_unidirectional_disconnect`` maps a refused connect to a
+    chosen disconnect; ``uni_sse.connect_code_to_http_response`` answers it with an HTTP status
+    and body instead (the error's own text when the transform has no body; 500 without a
+    transform), while uni_http_stream keeps the disconnect push."""
+    config = {
+        **CONFIG,
+        "client": {
+            **CONFIG["client"],
+            "connect_code_to_unidirectional_disconnect": {
+                "enabled": True,
+                "transforms": [{"code": 109, "to": {"code": 4109, "reason": "log in again"}}],
+            },
+        },
+        "uni_sse": {
+            "enabled": True,
+            "connect_code_to_http_response": {
+                "enabled": True,
+                "transforms": [
+                    {"code": 109, "to": {"status_code": 401, "body": "expired"}},
+                    {"code": 3500, "to": {"status_code": 403}},
+                ],
+            },
+        },
+    }
+    srv = server_factory(config)
+    expired = json.dumps({"token": token("x", exp=1)})
+    bad = json.dumps({"token": connection_token("another-secret-0123456789abcdef0123", "x")})
+    async with aiohttp.ClientSession() as http:
+        stream = f"{srv.http_url}/connection/uni_http_stream"
+        async with http.post(stream, data=expired) as resp:
+            assert resp.status == 200
+            raw = await asyncio.wait_for(resp.content.read(), scaled(5))
+            assert raw == b'{"disconnect":{"code":4109,"reason":"log in again"}}\n'
+        sse = f"{srv.http_url}/connection/uni_sse"
+        answers = []
+        unknown = json.dumps({"token": token("y"), "subs": {"nope:x": {}}})  # 3501
+        for req in (expired, bad, unknown):
+            async with http.get(sse, params={"cf_connect": req}) as resp:
+                answers.append((resp.status, await resp.text()))
+        assert answers[0] == (401, "expired")
+        assert answers[1] == (403, "invalid token")
+        assert answers[2] == (500, "Internal Server Error")  # no transform for 3501
+        async with http.get(sse, params={"cf_connect": json.dumps({"token": token("ok")})}) as r:
+            assert r.status == 200  # a good connect still streams
+            assert await asyncio.wait_for(r.content.readexactly(2), scaled(5)) == b"\r\n"

@@ -179,8 +179,46 @@ class PersonalChannel(_S):
     single_connection: bool = False
 
 
+class DisconnectTo(_S):
+    code: int = 0
+    reason: str = ""
+
+
+class ConnectCodeToDisconnectTransform(_S):
+    code: int = 0
+    to: DisconnectTo = msgspec.field(default_factory=DisconnectTo)
+
+
+class ConnectCodeToUnidirectionalDisconnect(_S):
+    """``client.connect_code_to_unidirectional_disconnect`` (PX-09)."""
+
+    enabled: bool = False
+    transforms: list[ConnectCodeToDisconnectTransform] = []
+
+
+class HTTPResponseTo(_S):
+    status_code: int = 0
+    body: str = ""
+
+
+class ConnectCodeToHTTPResponseTransform(_S):
+    code: int = 0
+    to: HTTPResponseTo = msgspec.field(default_factory=HTTPResponseTo)
+
+
+class ConnectCodeToHTTPResponse(_S):
+    """``uni_sse`` / ``uni_http_stream`` ``.connect_code_to_http_response`` (PX-09)."""
+
+    enabled: bool = False
+    transforms: list[ConnectCodeToHTTPResponseTransform] = []
+
+
 class Client(_S):
     """``client`` section (SV-09, SV-11, AU-30..AU-32, TR-12, TR-13)."""
+
+    connect_code_to_unidirectional_disconnect: ConnectCodeToUnidirectionalDisconnect = (
+        msgspec.field(default_factory=ConnectCodeToUnidirectionalDisconnect)
+    )
 
     token: TokenConfig = msgspec.field(default_factory=TokenConfig)
     subscription_token: SubscriptionTokenConfig = msgspec.field(
@@ -443,10 +481,16 @@ class SSE(StreamTransport):
 
 class UniSSE(StreamTransport):
     handler_prefix: str = "/connection/uni_sse"
+    connect_code_to_http_response: ConnectCodeToHTTPResponse = msgspec.field(
+        default_factory=ConnectCodeToHTTPResponse
+    )
 
 
 class UniHTTPStream(StreamTransport):
     handler_prefix: str = "/connection/uni_http_stream"
+    connect_code_to_http_response: ConnectCodeToHTTPResponse = msgspec.field(
+        default_factory=ConnectCodeToHTTPResponse
+    )
 
 
 class Init(Endpoint):

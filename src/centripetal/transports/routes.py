@@ -45,11 +45,13 @@ def add_stream_routes(app: web.Application, node: Node, admission: Admission) ->
         router.add_get(cfg.uni_websocket.handler_prefix, uni_ws)
     if cfg.uni_sse.enabled:
         limit = cfg.uni_sse.max_request_body_size
-        uni_sse = UniSSEHandler(node, admission, liveness, limit)
+        http_errors = cfg.uni_sse.connect_code_to_http_response
+        uni_sse = UniSSEHandler(node, admission, liveness, limit, http_errors)
         router.add_route("*", cfg.uni_sse.handler_prefix, uni_sse)
     if cfg.uni_http_stream.enabled:
         limit = cfg.uni_http_stream.max_request_body_size
-        uni_stream = UniHTTPStreamHandler(node, admission, liveness, limit)
+        http_errors = cfg.uni_http_stream.connect_code_to_http_response
+        uni_stream = UniHTTPStreamHandler(node, admission, liveness, limit, http_errors)
         router.add_route("*", cfg.uni_http_stream.handler_prefix, uni_stream)
     if cfg.init.enabled:
         router.add_route("*", cfg.init.handler_prefix, InitHandler(node))

@@ -8,6 +8,11 @@ streams bare ``Push`` objects: ``{"connect":{...}}`` first (P-47), publications 
 ``{"channel":..,"pub":{..}}``, ``{}`` pings with no pong expected (P-56), and a
 ``{"disconnect":{..}}`` push before the end (P-48). Server-side subscriptions from the token,
 the connect proxy or ``subs`` apply as on any connection.
+
+PX-09: ``client.connect_code_to_unidirectional_disconnect.transforms`` replace the default
+error-to-disconnect mapping; with ``<transport>.connect_code_to_http_response.enabled`` a
+refused connect is answered with an HTTP status and body instead of a stream (the matching
+transform, or 500).
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
-from centripetal.core.session import ClientSession
+from centripetal.core.session import CONNECTED, ClientSession
 from centripetal.protocol import json_codec
 from centripetal.protocol import messages as m
 from centripetal.protocol.codec import DecodeError, get_codec
+from centripetal.protocol.codes import disconnect_reason
 from centripetal.transports.admission import Admission
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.sse import SSE_CONTENT_TYPE, sse_events
@@ -37,6 +43,10 @@ from centripetal.transports.streaming import (
 )
 
 if TYPE_CHECKING:
+    from centripetal.config.schema import (
+        ConnectCodeToHTTPResponse,
+        ConnectCodeToUnidirectionalDisconnect,
+    )
     from centripetal.node import Node
 
 __all__ = [
@@ -56,6 +66,27 @@ def uni_disconnect_code(error_code: int) -> int:
     """The disconnect for a connect error: 109/110 -> 3005, 111 -> 3013, 103 -> 3507,
     anything else -> 3004 (TR-10)."""
     return _ERROR_TO_DISCONNECT.get(error_code, 3004)
+
+
+def transformed_disconnect(
+    error_code: int, transforms: ConnectCodeToUnidirectionalDisconnect
+) -> tuple[int, str]:
+    """The disconnect for a connect error, after the configured transforms (PX-09)."""
+    if transforms.enabled:
+        for t in transforms.transforms:
+            if t.code == error_code:
+                return t.to.code, t.to.reason or disconnect_reason(t.to.code)
+    code = uni_disconnect_code(error_code)
+    return code, disconnect_reason(code)
+
+
+def http_response_for(code: int, text: str, config: ConnectCodeToHTTPResponse) -> tuple[int, str]:
+    """``(status, body)`` for a refused connect: the transform for ``code`` (its body, else
+    the error's own text), or 500 (PX-09)."""
+    for t in config.transforms:
+        if t.code == code:
+            return t.to.status_code, t.to.body or text
+    return 500, "Internal Server Error"
 
 
 def uni_disconnect_push(code: int, reason: str) -> bytes:
@@ -84,6 +115,12 @@ class UniSession(ClientSession):
     def __init__(self, node: Node, conn: StreamConnection, *, transport: str, headers: Any) -> None:
         super().__init__(node, conn, get_codec("json"), transport=transport, headers=headers)
         self.session_id = str(uuid.uuid4())
+        self.connect_failure: tuple[int, str] | None = None  # (code, text) of a refusal
+
+    def disconnect(self, code: int, reason: str = "") -> None:
+        if self.state != CONNECTED and self.connect_failure is None:  # refused at connect
+            self.connect_failure = (code, reason or disconnect_reason(code))
+        super().disconnect(code, reason)
 
     def _pong_enabled(self) -> bool:
         return False  # P-56: no pong expected, the connect push has no ``pong``
@@ -104,7 +141,10 @@ class UniSession(ClientSession):
             )
             self.enqueue(json_codec.encode_push(m.Push(connect=push)))
         elif reply.error is not None:
-            self.disconnect(uni_disconnect_code(reply.error.code))
+            error = reply.error
+            self.connect_failure = (error.code, error.message)
+            transforms = self.node.config.client.connect_code_to_unidirectional_disconnect
+            self.disconnect(*transformed_disconnect(error.code, transforms))
 
 
 async def run_uni(
@@ -116,13 +156,22 @@ async def run_uni(
     cmd: m.Command,
     transport: str,
     preamble: bytes = b"",
-) -> None:
-    """Connect, answer 200 and stream until the session ends; clean up however it ends."""
+    http_errors: ConnectCodeToHTTPResponse | None = None,
+) -> web.Response | None:
+    """Connect, answer 200 and stream until the session ends; clean up however it ends.
+    With ``http_errors`` enabled a refused connect is answered instead (returned)."""
     session = UniSession(node, conn, transport=transport, headers=request.headers)
     conn.session = session
     node.metrics.connections_accepted += 1
     try:
         await session.handle_commands([cmd])
+        failure = session.connect_failure
+        if http_errors is not None and http_errors.enabled and failure is not None:
+            conn.lost()
+            await session.on_transport_closed()
+            status, body = http_response_for(failure[0], failure[1], http_errors)
+            cors = {k: v for k, v in response.headers.items() if k.startswith("Access-Control-")}
+            return web.Response(status=status, text=body, headers=cors)
         await response.prepare(request)
         if preamble:
             await response.write(preamble)
@@ -131,6 +180,7 @@ async def run_uni(
         await session.on_transport_closed()
         raise
     await serve_stream(conn, liveness, _nothing)
+    return None
 
 
 async def _nothing() -> None:
@@ -143,8 +193,14 @@ class _UniHandler:
     preamble = b""
 
     def __init__(
-        self, node: Node, admission: Admission, liveness: Liveness, body_limit: int
+        self,
+        node: Node,
+        admission: Admission,
+        liveness: Liveness,
+        body_limit: int,
+        http_errors: ConnectCodeToHTTPResponse | None = None,
     ) -> None:
+        self.http_errors = http_errors
         self.node = node
         self.admission = admission
         self.liveness = liveness
@@ -181,10 +237,18 @@ class _UniHandler:
             await response.write(self.encode(messages))
 
         conn = StreamConnection(self.node, write, request.transport, uni_disconnect_push)
-        await run_uni(
-            request, self.node, self.liveness, response, conn, cmd, self.transport, self.preamble
+        refused = await run_uni(
+            request,
+            self.node,
+            self.liveness,
+            response,
+            conn,
+            cmd,
+            self.transport,
+            self.preamble,
+            self.http_errors,
         )
-        return response
+        return refused or response
 
 
 class UniHTTPStreamHandler(_UniHandler):
