@@ -25,15 +25,6 @@ from support.timing import scaled
 REPO = Path(__file__).resolve().parents[2]
 CHAT_DIR = REPO / "examples" / "chat"
 DEMO_PASSWORD = "chat-demo-pass"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def manage(env: Mapping[str, str], *args: str) -> str:

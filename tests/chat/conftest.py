@@ -43,10 +43,9 @@ def _configure_django() -> None:
 
 _configure_django()
 
-from chat_stack import CHROMIUM_ARGS  # noqa: E402
-from playwright.sync_api import Browser, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser  # noqa: E402
+from support.browser import chromium  # noqa: E402
 from support.server import ServerProcess  # noqa: E402
-from support.timing import scaled  # noqa: E402
 
 
 @pytest.fixture
@@ -73,12 +72,5 @@ def _sync_notifications(settings: Any) -> None:
 @pytest.fixture(scope="module")
 def browser(require_tool: Callable[[str], str]) -> Iterator[Browser]:
     """Debian's Chromium, headless, through Playwright."""
-    chromium = require_tool("chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS, timeout=scaled(20) * 1000
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(require_tool("chromium")) as browser:
+        yield browser

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 from origin_proxy import OriginProxy
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
+from support.browser import chromium
 from support.node_js import ensure_packages
 from support.ports import free_port
 from support.server import ServerProcess
-from support.timing import scaled
 from tutorial_site import (
     CENTRIFUGE_JS_2,
-    CHROMIUM_ARGS,
     TutorialStack,
     start_django,
     tutorial_config,
@@ -73,12 +72,5 @@ def tutorial_stack(
 @pytest.fixture(scope="module")
 def browser(require_tool: Callable[[str], str]) -> Iterator[Browser]:
     """Debian's Chromium, headless, launched through Playwright (never a downloaded build)."""
-    chromium = require_tool("chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS, timeout=scaled(20) * 1000
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(require_tool("chromium")) as browser:
+        yield browser

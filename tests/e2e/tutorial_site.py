@@ -23,16 +23,6 @@ TESTS_DIR = E2E_DIR.parent
 JS_DIR = TESTS_DIR / "integration" / "js"
 CENTRIFUGE_JS_2 = JS_DIR / "node_modules" / "centrifuge2" / "dist" / "centrifuge.min.js"
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @dataclass
 class TutorialStack:
