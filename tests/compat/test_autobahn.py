@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from support.server import ServerFactory
 from support.timing import scaled
-from support.tools import is_ci
+from support.tools import missing
 
 ECHO_PATH = "/__test__/echo"
 EXCLUDED = ("12.*", "13.*")
@@ -40,10 +40,7 @@ def _kosoku() -> str:
     found = shutil.which("kosoku")
     if found is not None:
         return found
-    reason = "kosoku is not installed (pip install kosoku)"
-    if is_ci():
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing("kosoku is not installed (pip install kosoku)")
 
 
 def _load_index(outdir: Path) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from support.timing import scaled
-from support.tools import is_ci
+from support.tools import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBS = 20  # bench.modes.SMOKE: fan_subs, storm_conns, w5 subscribers
@@ -25,10 +25,7 @@ SUBS = 20  # bench.modes.SMOKE: fan_subs, storm_conns, w5 subscribers
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     if importlib.util.find_spec("picows") is None:
-        reason = "the benchmark extra (picows) is not installed"
-        if is_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing("the benchmark extra (picows) is not installed")
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],

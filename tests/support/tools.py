@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
-__all__ = ["is_ci", "require_tool"]
+__all__ = ["is_ci", "missing", "require_tool"]
 
 
 def is_ci() -> bool:
@@ -15,16 +16,20 @@ def is_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
+def missing(reason: str) -> NoReturn:
+    """Something a test needs is not installed: ``pytest.fail`` if :func:`is_ci`, otherwise
+    ``pytest.skip`` with the reason."""
+    if is_ci():
+        pytest.fail(f"{reason} (CI=true: what the tests need must be installed)")
+    pytest.skip(reason)
+
+
 def require_tool(name: str) -> str:
     """Return the path of executable ``name``.
 
-    When it is missing: ``pytest.fail`` if :func:`is_ci`, otherwise ``pytest.skip``
-    with the reason.
+    When it is missing, :func:`missing` fails the test in CI and skips it elsewhere.
     """
     path = shutil.which(name)
     if path is not None:
         return path
-    reason = f"required tool {name!r} is not on PATH"
-    if is_ci():
-        pytest.fail(f"{reason} (CI=true: tools the tests need must be installed)")
-    pytest.skip(reason)
+    missing(f"required tool {name!r} is not on PATH")

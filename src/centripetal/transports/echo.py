@@ -13,10 +13,8 @@ from websockets.protocol import State
 from centripetal.transports.handshake import (
     UpgradeRequest,
     check_upgrade,
-    rejection_response,
-    switching_protocols,
 )
-from centripetal.transports.websocket import FramedConnection
+from centripetal.transports.websocket import FramedConnection, hand_over, refuse
 
 ECHO_PATH = "/__test__/echo"
 
@@ -48,11 +46,6 @@ class EchoEndpoint:
     def upgrade(self, transport: asyncio.Transport, request: UpgradeRequest, rest: bytes) -> None:
         rejection = check_upgrade(request)
         if rejection is not None:
-            transport.write(rejection_response(rejection))
-            transport.close()
+            refuse(transport, rejection)
             return
-        transport.write(switching_protocols(request, None))
-        conn = EchoConnection(transport, self.max_size)
-        transport.set_protocol(conn)
-        if rest:
-            conn.data_received(rest)
+        hand_over(transport, EchoConnection(transport, self.max_size), request, None, rest)

@@ -17,6 +17,7 @@ transform, or 500).
 
 from __future__ import annotations
 
+import abc
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -187,7 +188,7 @@ async def _nothing() -> None:
     return None
 
 
-class _UniHandler:
+class _UniHandler(abc.ABC):
     transport = ""
     content_type: str | None = None
     preamble = b""
@@ -207,8 +208,9 @@ class _UniHandler:
         self.origins = OriginChecker(node.config.client.allowed_origins)
         self.limit = body_limit
 
+    @abc.abstractmethod
     def encode(self, messages: list[bytes]) -> bytes:
-        raise NotImplementedError
+        """Queued messages as this transport's response body bytes."""
 
     async def connect_request(self, request: web.Request) -> bytes | int:
         """The raw ConnectRequest, or an HTTP status to answer with."""

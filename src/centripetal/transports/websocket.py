@@ -20,6 +20,7 @@ once; more messages in the same loop iteration are joined into one frame. Past
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -80,7 +81,28 @@ def close_reason(reason: str) -> str:
     return raw[:123].decode("utf-8", "ignore")
 
 
-class FramedConnection(asyncio.Protocol):
+def refuse(transport: asyncio.Transport, rejection: Rejection) -> None:
+    """Answer a handshake with a plain HTTP error and close."""
+    transport.write(rejection_response(rejection))
+    transport.close()
+
+
+def hand_over(
+    transport: asyncio.Transport,
+    conn: FramedConnection,
+    request: UpgradeRequest,
+    subprotocol: str | None,
+    rest: bytes,
+) -> None:
+    """Answer ``101`` and let ``conn`` serve the connection from now on; ``rest`` holds the
+    bytes read after the upgrade request."""
+    transport.write(switching_protocols(request, subprotocol))
+    transport.set_protocol(conn)
+    if rest:
+        conn.data_received(rest)
+
+
+class FramedConnection(asyncio.Protocol, abc.ABC):
     """Frames in and out of one upgraded connection, over websockets' ``ServerProtocol``.
 
     Subclasses receive whole messages in ``on_message``.
@@ -165,8 +187,9 @@ class FramedConnection(asyncio.Protocol):
             return
         self._send_pending()
 
+    @abc.abstractmethod
     def on_message(self, data: bytes, text: bool) -> None:
-        raise NotImplementedError
+        """One whole message (fragments joined); ``text`` for a text message."""
 
 
 class WebSocketConnection(FramedConnection):
@@ -362,22 +385,18 @@ class WebSocketEndpoint:
         """Answer the handshake and give the transport to a new ``WebSocketConnection``."""
         rejection = self._refusal(request)
         if rejection is not None:
-            transport.write(rejection_response(rejection))
-            transport.close()
+            refuse(transport, rejection)
             return
         subprotocol = select_subprotocol(request, SUBPROTOCOLS)
         query = request.query()
         codec = self._select_codec(subprotocol, query)
-        transport.write(switching_protocols(request, subprotocol))
         conn = WebSocketConnection(self, transport, codec, detect=not forced_version(query))
         conn.session = ClientSession(
             self.node, conn, codec, transport="websocket", headers=self._headers(request)
         )
-        transport.set_protocol(conn)
         self.connections.add(conn)
         self.node.metrics.connections_accepted += 1
-        if rest:
-            conn.data_received(rest)
+        hand_over(transport, conn, request, subprotocol, rest)
 
     def forget(self, conn: WebSocketConnection) -> None:
         self.connections.discard(conn)
