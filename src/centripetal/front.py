@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
@@ -370,8 +371,10 @@ class FrontServer:
         upgrades: Mapping[str, Upgrader] | None = None,
         *,
         local_engine: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> FrontServer:
-        """``local_engine``: API calls never need a task of their own (eager.py)."""
+        """``local_engine``: API calls never need a task of their own (eager.py); ``tls``:
+        serve TLS on this socket (SV-01)."""
         connections: set[FrontProtocol] = set()
         loop = asyncio.get_running_loop()
         endpoints = dict(upgrades or {})
@@ -382,6 +385,7 @@ class FrontServer:
             port,
             reuse_address=True,
             backlog=4096,
+            ssl=tls,
         )
         return cls(server, connections)
 

@@ -140,20 +140,19 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             runners.append(runner)
-            if (app is api_app or app is main) and runner.server is not None:
-                # API calls and WebSockets skip aiohttp; the rest is handed to it (front.py)
-                front = await FrontServer.start(
-                    method_handlers(node) if app is api_app else {},
-                    runner.server,
-                    address or None,
-                    port,
-                    upgrades if app is main else None,
-                    local_engine=node.local_engine,
-                )
-                fronts.append(front)
-            else:
-                site = web.TCPSite(runner, address or None, port, reuse_address=True, backlog=4096)
-                await site.start()
+            assert runner.server is not None
+            # every connection starts in the front protocol (front.py): API calls and
+            # WebSockets are served there, the rest is handed to aiohttp
+            front = await FrontServer.start(
+                method_handlers(node) if app is api_app else {},
+                runner.server,
+                address or None,
+                port,
+                upgrades if app is main else None,
+                local_engine=node.local_engine,
+                tls=None,
+            )
+            fronts.append(front)
             logger.info("serving on %s:%s", address or "0.0.0.0", port)
     except OSError as exc:
         logger.error("cannot listen: %s", exc)
