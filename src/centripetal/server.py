@@ -21,6 +21,7 @@ from centripetal.api import add_api_routes, api_app_for
 from centripetal.api.http import method_handlers
 from centripetal.engines.base import EngineError
 from centripetal.front import FrontServer, Upgrader
+from centripetal.limits import HTTPLimits
 from centripetal.node import Node
 from centripetal.observability import metrics
 from centripetal.transports.admission import Admission
@@ -130,6 +131,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     runners: list[web.AppRunner] = []
     fronts: list[FrontServer] = []
     hs = config.http_server
+    limits = HTTPLimits.from_config(config)  # one request budget for every port (SV-01)
     try:
         for app, address, port in (
             (main, hs.address, hs.port),
@@ -137,7 +139,9 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
         ):
             if app is None:
                 continue
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(
+                app, access_log=None, handle_signals=False, **limits.aiohttp_options()
+            )
             await runner.setup()
             runners.append(runner)
             assert runner.server is not None
@@ -151,6 +155,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
                 upgrades if app is main else None,
                 local_engine=node.local_engine,
                 tls=None,
+                limits=limits,
             )
             fronts.append(front)
             logger.info("serving on %s:%s", address or "0.0.0.0", port)

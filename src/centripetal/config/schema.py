@@ -247,6 +247,7 @@ class Client(_S):
     concurrency: int = 0
     history_max_publication_limit: int = 300
     recovery_max_publication_limit: int = 300
+    max_commands_per_frame: int = 1024  # centripetal's own key: over it 3501
     subscribe_to_user_personal_channel: PersonalChannel = msgspec.field(
         default_factory=PersonalChannel
     )
@@ -310,6 +311,12 @@ class HTTPServer(_S):
     tls_external: bool = False
     internal_tls: TLS = msgspec.field(default_factory=TLS)
     tls_autocert: TLSAutocert = msgspec.field(default_factory=TLSAutocert)
+    # centripetal's own request budget (docs/security.md; Go's http.Server field names)
+    max_header_bytes: int = 1048576  # request line and headers; over it: 431
+    max_header_count: int = 100  # over it: 431; 0 = no count limit
+    read_header_timeout: float = 10.0  # from accept / first byte to the end of the head
+    read_timeout: float = 30.0  # the whole request, body included; over it: 408
+    idle_timeout: float = 60.0  # a keep-alive connection waiting for its next request
 
 
 class Log(_S):
@@ -400,6 +407,7 @@ class HttpAPI(_S):
     error_mode: str = ""
     external: bool = False
     insecure: bool = False
+    max_request_body_size: int = 16777216  # centripetal's own key: over it 413
 
 
 class Endpoint(_S):

@@ -128,6 +128,22 @@ def _check_port(value: int, path: str) -> None:
         raise ConfigError(f"{path}: invalid port {value} (must be 0..65535)")
 
 
+def _check_budget(config: schema.Config) -> None:
+    """The request budget keys (limits.py, docs/security.md) are sizes and times >= 0."""
+    hs = config.http_server
+    for value, path in (
+        (hs.max_header_bytes, "http_server.max_header_bytes"),
+        (hs.max_header_count, "http_server.max_header_count"),
+        (hs.read_header_timeout, "http_server.read_header_timeout"),
+        (hs.read_timeout, "http_server.read_timeout"),
+        (hs.idle_timeout, "http_server.idle_timeout"),
+        (config.http_api.max_request_body_size, "http_api.max_request_body_size"),
+        (config.client.max_commands_per_frame, "client.max_commands_per_frame"),
+    ):
+        if value < 0:
+            raise ConfigError(f"{path}: must be >= 0, got {value}")
+
+
 def validate(config: schema.Config) -> None:
     """Raise ``ConfigError`` naming the key path of the first invalid value."""
     for value, path in (
@@ -138,6 +154,7 @@ def validate(config: schema.Config) -> None:
         (config.graphite.port, "graphite.port"),
     ):
         _check_port(value, path)
+    _check_budget(config)
     _one_of(config.log.level, LOG_LEVELS, "log.level", "log level")
     _one_of(config.engine.type, ENGINE_TYPES, "engine.type", "engine type")
     if config.broker.enabled:

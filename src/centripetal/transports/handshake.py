@@ -15,7 +15,14 @@ from urllib.parse import parse_qsl
 
 from websockets.utils import accept_key
 
-__all__ = ["Rejection", "UpgradeRequest", "check_upgrade", "switching_protocols"]
+__all__ = [
+    "Rejection",
+    "UpgradeRequest",
+    "check_upgrade",
+    "rejection_response",
+    "switching_protocols",
+    "upgrade_refusal",
+]
 
 
 @dataclass(slots=True)
@@ -81,6 +88,22 @@ def check_upgrade(request: UpgradeRequest) -> Rejection | None:
     return None
 
 
+def upgrade_refusal(method: str, version: str, headers: list[tuple[str, str]]) -> Rejection | None:
+    """Why a request to an upgrade endpoint cannot be upgraded, checked as soon as its head is
+    read, in the order Centrifugo's upgrader checks: the upgrade tokens (400), the method
+    (405), then the HTTP version (RFC 6455 §4.1: 1.1 or later; 400). None: go on."""
+    request = UpgradeRequest("", "", headers)
+    if "websocket" not in request.values("upgrade") or "upgrade" not in request.values(
+        "connection"
+    ):
+        return Rejection(400, b"Bad Request")  # a plain request of the endpoint (TR-01)
+    if method != "GET":
+        return Rejection(405, b"Method Not Allowed")
+    if version != "1.1":
+        return Rejection(400, b"Bad Request")
+    return None
+
+
 def select_subprotocol(request: UpgradeRequest, supported: tuple[str, ...]) -> str | None:
     """The client's first offered subprotocol that the server supports (RFC 6455 §4.2.2)."""
     for offered in request.values("sec-websocket-protocol"):
@@ -105,7 +128,13 @@ def switching_protocols(request: UpgradeRequest, subprotocol: str | None) -> byt
 
 def rejection_response(rejection: Rejection) -> bytes:
     """The plain HTTP answer to a refused handshake; the connection closes after it."""
-    reasons = {400: "Bad Request", 403: "Forbidden", 426: "Upgrade Required", 503: "Unavailable"}
+    reasons = {
+        400: "Bad Request",
+        403: "Forbidden",
+        405: "Method Not Allowed",
+        426: "Upgrade Required",
+        503: "Unavailable",
+    }
     head = (
         f"HTTP/1.1 {rejection.status} {reasons.get(rejection.status, '')}\r\n"
         f"Content-Length: {len(rejection.body)}\r\n"

@@ -108,14 +108,18 @@ async def post_body(
 
 
 async def read_body(request: web.BaseRequest, limit: int) -> bytes | None:
-    """The request body, or None when it is over ``limit`` bytes (-> 413)."""
+    """The request body, or None when it is over ``limit`` bytes (-> 413). A connection lost
+    while reading (the front refused the request, limits.py) ends the handler quietly."""
     if limit > 0 and request.content_length is not None and request.content_length > limit:
         return None
     data = bytearray()
-    async for chunk in request.content.iter_any():
-        data += chunk
-        if limit > 0 and len(data) > limit:
-            return None
+    try:
+        async for chunk in request.content.iter_any():
+            data += chunk
+            if limit > 0 and len(data) > limit:
+                return None
+    except ConnectionError:
+        raise web.HTTPBadRequest() from None  # nobody is left to read the answer
     return bytes(data)
 
 
