@@ -34,6 +34,7 @@ __all__ = [
     "READ_CHUNK",
     "HTTPLimits",
     "Refusal",
+    "commands_per_frame",
     "plain_response",
 ]
 
@@ -101,6 +102,16 @@ class HTTPLimits:
             "max_headers": max(self.max_header_count, 1) if self.max_header_count else 1 << 20,
             "keepalive_timeout": self.idle_timeout if self.idle_timeout > 0 else 3600.0 * 24,
         }
+
+
+def commands_per_frame(config: Config) -> int:
+    """Commands one client frame may carry (3501 past it): ``client.max_commands_per_frame``,
+    raised to ``client.channel_limit + 64`` so a client resubscribing every channel it may hold
+    in one frame (as centrifuge-js does after a reconnect) always fits; 0 = no limit."""
+    client = config.client
+    if not client.max_commands_per_frame:
+        return 0
+    return max(client.max_commands_per_frame, client.channel_limit + 64)
 
 
 class Refusal(Exception):

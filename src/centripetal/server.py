@@ -27,6 +27,7 @@ from centripetal.observability import metrics
 from centripetal.transports.admission import Admission
 from centripetal.transports.echo import ECHO_PATH, EchoEndpoint
 from centripetal.transports.routes import add_stream_routes
+from centripetal.transports.uni_websocket import UniWebSocketEndpoint
 from centripetal.transports.websocket import WebSocketEndpoint
 
 if TYPE_CHECKING:
@@ -98,17 +99,23 @@ def build_apps(
 
 def build_upgrades(
     node: Node, admission: Admission
-) -> tuple[dict[str, Upgrader], WebSocketEndpoint | None]:
-    """The main port's WebSocket endpoints (TR-01), served outside aiohttp (front.py)."""
+) -> tuple[dict[str, Upgrader], list[WebSocketEndpoint | UniWebSocketEndpoint]]:
+    """The main port's WebSocket endpoints (TR-01, TR-06), served outside aiohttp
+    (front.py), and the ones to abort at the end of shutdown."""
     config = node.config
     upgrades: dict[str, Upgrader] = {}
-    endpoint = None
+    endpoints: list[WebSocketEndpoint | UniWebSocketEndpoint] = []
     if not config.websocket.disabled:
         endpoint = WebSocketEndpoint(node, admission)
         upgrades[config.websocket.handler_prefix] = endpoint
+        endpoints.append(endpoint)
+    if config.uni_websocket.enabled:
+        uni = UniWebSocketEndpoint(node, admission)
+        upgrades[config.uni_websocket.handler_prefix] = uni
+        endpoints.append(uni)
     if os.environ.get(ECHO_ROUTE_ENV) == "1":
         upgrades[ECHO_PATH] = EchoEndpoint(config.websocket.message_size_limit or None)
-    return upgrades, endpoint
+    return upgrades, endpoints
 
 
 async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
@@ -127,7 +134,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
         return 1
     admission = Admission(node)  # one per node, for every connection endpoint (TR-13)
     main, internal, api_app = build_apps(node, admission)
-    upgrades, ws_endpoint = build_upgrades(node, admission)
+    upgrades, ws_endpoints = build_upgrades(node, admission)
     runners: list[web.AppRunner] = []
     fronts: list[FrontServer] = []
     hs = config.http_server
@@ -182,8 +189,8 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     finally:
         logger.info("shutting down")
         await _shutdown(node, runners, fronts, config.shutdown.timeout)
-        if ws_endpoint is not None:
-            ws_endpoint.abort_all()
+        for endpoint in ws_endpoints:
+            endpoint.abort_all()
     return 0
 
 

@@ -7,13 +7,26 @@ the server closes; ``rss_kb`` reads a process's resident memory from ``/proc``.
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import socket
 import time
 from pathlib import Path
+from typing import Any
+
+from websockets.frames import Frame, Opcode
 
 from support.timing import scaled
 
-__all__ = ["RawConnection", "rss_kb", "status_of"]
+__all__ = [
+    "RawConnection",
+    "RawWebSocket",
+    "api",
+    "parse_frames",
+    "rss_kb",
+    "status_of",
+    "tcp_established",
+]
 
 
 def rss_kb(pid: int) -> int:
@@ -104,3 +117,114 @@ class RawConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_UPGRADE = (
+    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+class RawWebSocket(RawConnection):
+    """A WebSocket client that sends any frame sequence (masked, as clients must), built with
+    websockets' frame serialiser; replies are parsed only when the test asks for them."""
+
+    def __init__(self, port: int, path: str = "/connection/websocket", **kw: float) -> None:
+        super().__init__(port, **kw)
+        self.send(_UPGRADE.format(path=path).encode())
+        head = self.read_response()
+        if not head.startswith(b"HTTP/1.1 101 "):
+            raise AssertionError(f"no upgrade: {head[:200]!r}")
+        self.received = head.partition(b"\r\n\r\n")[2]
+
+    @staticmethod
+    def frame(opcode: Opcode, data: bytes = b"", *, fin: bool = True) -> bytes:
+        return Frame(opcode, data, fin).serialize(mask=True)
+
+    def send_text(self, data: bytes) -> bool:
+        return self.send(self.frame(Opcode.TEXT, data))
+
+    def frames(self, timeout: float = 5.0) -> list[Frame]:
+        """Read until the server closes or ``timeout``, then parse every frame received."""
+        self.read_until_closed(timeout)
+        return parse_frames(self.received)
+
+    def close_code(self, timeout: float = 5.0) -> int | None:
+        """The code of the server's close frame, reading until it comes or ``timeout``."""
+        deadline = time.monotonic() + scaled(timeout)
+        while True:
+            for frame in parse_frames(self.received):
+                if frame.opcode is Opcode.CLOSE:
+                    return int.from_bytes(frame.data[:2], "big") if frame.data else 1005
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed_by_peer:
+                return None
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            except OSError:
+                self.closed_by_peer = True
+                continue
+            if not chunk:
+                self.closed_by_peer = True
+            self.received += chunk
+
+
+def parse_frames(data: bytes) -> list[Frame]:
+    """Every whole server frame in ``data`` (unmasked, RFC 6455 §5.2)."""
+    frames: list[Frame] = []
+    pos = 0
+    while len(data) - pos >= 2:
+        first, second = data[pos], data[pos + 1]
+        length = second & 0x7F
+        at = pos + 2
+        if length == 126:
+            if len(data) - at < 2:
+                break
+            length = int.from_bytes(data[at : at + 2], "big")
+            at += 2
+        elif length == 127:
+            if len(data) - at < 8:
+                break
+            length = int.from_bytes(data[at : at + 8], "big")
+            at += 8
+        if len(data) - at < length:
+            break
+        frames.append(Frame(Opcode(first & 0x0F), data[at : at + length], bool(first & 0x80)))
+        pos = at + length
+    return frames
+
+
+def api(port: int, method: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+    """One server API call (``POST /api/<method>``); the decoded JSON answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(10))
+    try:
+        payload = json.dumps(body).encode()
+        conn.request("POST", f"/api/{method}", payload, {"X-API-Key": key})
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise AssertionError(f"{method}: HTTP {response.status} {data[:200]!r}")
+        answer: dict[str, Any] = json.loads(data)
+        return answer
+    finally:
+        conn.close()
+
+
+def tcp_established(local_port: int, remote_port: int) -> bool:
+    """Whether a loopback TCP connection from ``local_port`` to ``remote_port`` is still
+    established on this machine (``/proc/net/tcp``: the server's side of a client socket)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, remote, state = fields[1], fields[2], fields[3]
+                if (
+                    int(local.rsplit(":", 1)[1], 16) == local_port
+                    and int(remote.rsplit(":", 1)[1], 16) == remote_port
+                    and state == "01"
+                ):
+                    return True
+    return False

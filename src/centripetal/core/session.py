@@ -156,6 +156,9 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.state = CLOSED
         self._cancel_timers()
         self.sink.close(code, reason)
+        # presence, subscriptions and registrations go with the decision, not when the
+        # socket finally closes (a slow client's close frame may wait seconds, P-96)
+        self.node.spawn(self._release())
 
     # -- command dispatch (P-20..P-22) ---------------------------------------------------------
 
@@ -526,6 +529,11 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         """The connection is gone: drop subscriptions, presence and registrations."""
         self.state = CLOSED
         self._cancel_timers()
+        await self._release()
+
+    async def _release(self) -> None:
+        """Drop what the session holds in the node; safe to run more than once, even
+        concurrently (each subscription is popped before it is removed)."""
         for channel in list(self.subs):
             try:
                 await self.remove_subscription(channel)

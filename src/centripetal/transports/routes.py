@@ -1,7 +1,8 @@
 """Routes of the HTTP fallback and unidirectional transports (spec TR-02..TR-08).
 
 Each endpoint is added when its section is enabled (v6 ``http_stream.enabled``,
-``sse.enabled``, ``uni_websocket.enabled``, ``uni_sse.enabled``, ``uni_http_stream.enabled``;
+``sse.enabled``, ``uni_sse.enabled``, ``uni_http_stream.enabled``; ``uni_websocket`` is an
+upgrade endpoint of the front protocol (server.py ``build_upgrades``);
 the flat v3/v4/v5 spellings map onto them). ``/emulation`` comes with http_stream or sse
 (TR-04). All endpoints share one admission counter and one liveness sweep. ``init.enabled``
 adds ``/connection/init`` (TR-11): GET answers ``{}``, with CORS like the other endpoints.
@@ -20,7 +21,6 @@ from centripetal.transports.origin import OriginChecker
 from centripetal.transports.sse import SSEHandler
 from centripetal.transports.streaming import Liveness, cors_headers, preflight
 from centripetal.transports.uni import UniHTTPStreamHandler, UniSSEHandler
-from centripetal.transports.uni_websocket import UniWebSocketHandler
 
 if TYPE_CHECKING:
     from centripetal.node import Node
@@ -40,9 +40,6 @@ def add_stream_routes(app: web.Application, node: Node, admission: Admission) ->
         router.add_route("*", cfg.sse.handler_prefix, SSEHandler(node, admission, liveness))
     if cfg.http_stream.enabled or cfg.sse.enabled:
         router.add_route("*", cfg.emulation.handler_prefix, EmulationHandler(node))
-    if cfg.uni_websocket.enabled:
-        uni_ws = UniWebSocketHandler(node, admission, liveness)
-        router.add_get(cfg.uni_websocket.handler_prefix, uni_ws)
     if cfg.uni_sse.enabled:
         limit = cfg.uni_sse.max_request_body_size
         http_errors = cfg.uni_sse.connect_code_to_http_response

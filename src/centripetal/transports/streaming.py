@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from centripetal.limits import commands_per_frame
+from centripetal.transports.dispatch import decode_frame, handle_frame
 from centripetal.transports.origin import OriginChecker
 
 if TYPE_CHECKING:
@@ -133,6 +135,7 @@ class StreamConnection:
         "gone",
         "limit",
         "lock",
+        "max_commands",
         "pending",
         "pending_bytes",
         "session",
@@ -152,6 +155,7 @@ class StreamConnection:
         self.transport = transport
         self.disconnect_push = disconnect_push
         self.limit = node.config.client.queue_max_size
+        self.max_commands = commands_per_frame(node.config)
         self.pending: list[bytes] = []
         self.pending_bytes = 0
         self.closing = False
@@ -228,15 +232,10 @@ class StreamConnection:
         session = self.session
         if session is None or self.closing:
             return
-        from centripetal.protocol.codec import DecodeError
-
         async with self.lock:
-            try:
-                commands = session.codec.decode_commands(frame)
-            except DecodeError:
-                session.disconnect(3501)  # P-13 malformed frame
-                return
-            await session.handle_commands(commands)
+            commands = decode_frame(session, session.codec, frame, self.max_commands)
+            if commands is not None:
+                await handle_frame(session, commands)
 
 
 class Liveness:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
-from centripetal.core.session import CONNECTED, ClientSession
+from centripetal.core.session import CONNECTED, ClientSession, Sink
 from centripetal.protocol import json_codec
 from centripetal.protocol import messages as m
 from centripetal.protocol.codec import DecodeError, get_codec
@@ -104,7 +104,7 @@ def connect_command(raw: bytes) -> m.Command | None:
         if not isinstance(msgspec.json.decode(raw), dict):
             return None
         (cmd,) = json_codec.decode_commands(b'{"id":1,"connect":' + raw.strip() + b"}")
-    except (msgspec.DecodeError, DecodeError, ValueError):
+    except (msgspec.DecodeError, DecodeError, ValueError, RecursionError):
         return None
     return cmd if cmd.connect is not None else None
 
@@ -113,7 +113,7 @@ class UniSession(ClientSession):
     """A session that receives pushes only: connect push instead of a connect reply, connect
     errors as disconnects, pings without pongs (P-47, P-56, TR-10)."""
 
-    def __init__(self, node: Node, conn: StreamConnection, *, transport: str, headers: Any) -> None:
+    def __init__(self, node: Node, conn: Sink, *, transport: str, headers: Any) -> None:
         super().__init__(node, conn, get_codec("json"), transport=transport, headers=headers)
         self.session_id = str(uuid.uuid4())
         self.connect_failure: tuple[int, str] | None = None  # (code, text) of a refusal

@@ -14,8 +14,15 @@ session in order: one short-lived task per burst of commands, never one per conn
 
 Outgoing data takes the fast path of frames.py: an idle connection's message is written at
 once; more messages in the same loop iteration are joined into one frame. Past
-``client.queue_max_size`` bytes waiting in the transport the client is disconnected as slow
-(3008, P-96).
+``client.queue_max_size`` bytes waiting — queued here, or in the transport — the client is
+disconnected as slow (3008, P-96) at once, in the middle of a frame's commands if need be.
+
+The budget of one connection (docs/security.md): a message being assembled holds its payload
+in one buffer and at most ``max_fragments`` fragments (1009 past either limit); whole messages
+wait for the session up to ``MAX_BACKLOG`` of them or ``backlog_limit`` bytes, then reading
+pauses; bytes are handed to the frame parser ``RECEIVE_SLICE`` at a time, so one read cannot
+become tens of thousands of frame objects at once; a frame's commands are handed to the
+session in batches (dispatch.py).
 """
 
 from __future__ import annotations
@@ -29,16 +36,18 @@ from typing import TYPE_CHECKING
 
 from multidict import CIMultiDict
 from websockets.exceptions import InvalidState, ProtocolError
-from websockets.frames import Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from centripetal.core.session import ClientSession
-from centripetal.protocol.codec import DecodeError, get_codec
+from centripetal.limits import commands_per_frame
+from centripetal.protocol.codec import get_codec
 from centripetal.protocol.detect import choose_codec, forced_version
 from centripetal.protocol.v1 import get_legacy_codec
 from centripetal.proxy.request import forwarded_header_names
 from centripetal.transports.admission import Admission
+from centripetal.transports.dispatch import decode_frame, handle_frame
 from centripetal.transports.frames import FrameWriter
 from centripetal.transports.handshake import (
     Rejection,
@@ -59,6 +68,8 @@ logger = logging.getLogger("centripetal.websocket")
 SUBPROTOCOLS = ("centrifuge-json", "centrifuge-protobuf")
 CLOSE_TIMEOUT = 5.0  # D-WS1: wait up to 5 s for the peer's close frame
 MAX_BACKLOG = 32  # messages waiting for the session before reading pauses
+RECEIVE_SLICE = 16384  # bytes handed to the frame parser at a time
+MIN_FRAGMENT = 64  # the smallest average fragment a message may be cut into (1009 below)
 _TEXT, _BINARY, _CONT, _CLOSE = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.CLOSE
 
 
@@ -102,25 +113,60 @@ def hand_over(
         conn.data_received(rest)
 
 
+def kept_headers(request: UpgradeRequest, wanted: frozenset[str] | set[str]) -> CIMultiDict[str]:
+    """Only the handshake headers a proxy forwards or the user id comes from (PX-04)."""
+    kept: CIMultiDict[str] = CIMultiDict()
+    if wanted:
+        for name, value in request.headers:
+            if name.lower() in wanted:
+                kept.add(name, value)
+    return kept
+
+
 class FramedConnection(asyncio.Protocol, abc.ABC):
     """Frames in and out of one upgraded connection, over websockets' ``ServerProtocol``.
 
     Subclasses receive whole messages in ``on_message``.
     """
 
-    __slots__ = ("_close_timer", "_parts", "_text", "closing", "transport", "ws")
+    __slots__ = (
+        "_close_timer",
+        "_fragments",
+        "_message",
+        "_text",
+        "closing",
+        "limit",
+        "max_fragments",
+        "transport",
+        "ws",
+    )
 
     def __init__(self, transport: asyncio.Transport, max_size: int | None) -> None:
         self.transport = transport
         self.ws = _ServerProtocol(state=State.OPEN, max_size=max_size)
         self.closing = False
-        self._parts: list[bytes] | None = None
+        self._message: bytearray | None = None  # the fragmented message being assembled
+        self._fragments = 0
         self._text = False
         self._close_timer: asyncio.TimerHandle | None = None
+        self.limit = 0  # bytes that may wait to be written (client.queue_max_size); 0: none
+        # fragments are counted by number, not only by payload bytes: empty continuation
+        # frames would otherwise be free (docs/security.md)
+        self.max_fragments = max(64, max_size // MIN_FRAGMENT) if max_size else 4096
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if len(data) <= RECEIVE_SLICE:
+            self._receive(data)
+        else:
+            for start in range(0, len(data), RECEIVE_SLICE):
+                self._receive(data[start : start + RECEIVE_SLICE])
+        if self.ws.state is not State.OPEN:
+            self.closing = True
+        self.after_receive()
+
+    def _receive(self, data: bytes) -> None:
         ws = self.ws
         ws.receive_data(data)
         events = ws.events_received()
@@ -133,19 +179,40 @@ class FramedConnection(asyncio.Protocol, abc.ABC):
                 if frame.fin:
                     self.on_message(bytes(frame.data), opcode is _TEXT)
                 else:
-                    self._parts, self._text = [bytes(frame.data)], opcode is _TEXT
+                    self._message, self._text = bytearray(frame.data), opcode is _TEXT
+                    self._fragments = 1
             elif opcode is _CONT:
-                parts = self._parts
-                if parts is None:  # the protocol already failed the connection (1002)
+                message = self._message
+                if message is None:  # the protocol already failed the connection (1002)
                     continue
-                parts.append(bytes(frame.data))
+                self._fragments += 1
+                if self._fragments > self.max_fragments:
+                    self._message = None
+                    self.fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
+                    return
+                message += frame.data
                 if frame.fin:
-                    self._parts = None
-                    self.on_message(b"".join(parts), self._text)
+                    self._message = None
+                    self.on_message(bytes(message), self._text)
             elif opcode is _CLOSE:
                 self.closing = True  # the echo and the TCP close are queued by the protocol
-        if ws.state is not State.OPEN:
-            self.closing = True
+
+    def after_receive(self) -> None:
+        """After every read: control frames answered to a client that does not read (a
+        ping flood) count against the write budget like everything else (P-96)."""
+        if self.limit and self.transport.get_write_buffer_size() > self.limit:
+            self.on_slow()
+
+    def on_slow(self) -> None:
+        """Over the write budget; subclasses disconnect their session with 3008."""
+        self.transport.abort()
+
+    def fail(self, code: int, reason: str) -> None:
+        """Fail the connection: a close frame with ``code``, then the TCP close (RFC 6455)."""
+        self.closing = True
+        with contextlib.suppress(InvalidState):
+            self.ws.fail(code, reason)
+        self._send_pending()
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()
@@ -197,13 +264,17 @@ class WebSocketConnection(FramedConnection):
 
     __slots__ = (
         "backlog",
+        "backlog_bytes",
+        "backlog_limit",
         "codec",
         "detect",
         "endpoint",
         "hot",
-        "limit",
+        "max_commands",
         "opcode",
+        "paused",
         "pending",
+        "pending_bytes",
         "session",
         "worker",
         "writer",
@@ -223,9 +294,14 @@ class WebSocketConnection(FramedConnection):
         self.detect = detect  # protocol v1 or v2 from the first frame (L-59)
         self.opcode = 0x2 if codec.binary else 0x1
         self.limit = endpoint.node.config.client.queue_max_size
+        self.max_commands = endpoint.max_commands
         self.pending: list[bytes] = []
+        self.pending_bytes = 0
         self.hot = False  # a frame was written in this loop iteration (frames.py)
         self.backlog: deque[bytes] = deque()
+        self.backlog_bytes = 0
+        self.backlog_limit = max(endpoint.max_size or 0, 65536)
+        self.paused = False
         self.worker: asyncio.Task[None] | None = None
         self.session: ClientSession | None = None
 
@@ -236,9 +312,15 @@ class WebSocketConnection(FramedConnection):
             return
         if self.pending:
             self.pending.append(message)
+            self.pending_bytes += len(message)
+            if self.limit and self.pending_bytes > self.limit:
+                self.on_slow()
         elif self.hot or not self.writer.write_through:  # join into one frame (frames.py)
             self.pending.append(message)
+            self.pending_bytes = len(message)
             self.writer.mark(self)
+            if self.limit and self.pending_bytes > self.limit:
+                self.on_slow()
         else:
             self.hot = True
             self.writer.mark_hot(self)
@@ -249,11 +331,23 @@ class WebSocketConnection(FramedConnection):
             if self.limit and transport.get_write_buffer_size() > self.limit:
                 self.writer.mark(self)  # flush() disconnects it, outside the fan-out loop
 
+    def on_slow(self) -> None:
+        """Over ``client.queue_max_size`` (P-96): drop what waits and disconnect with 3008
+        now, so the rest of a frame's commands are not even handled."""
+        self.pending = []
+        self.pending_bytes = 0
+        session = self.session
+        if session is not None and not self.closing:
+            session.disconnect(3008)
+        elif not self.closing:
+            self.transport.abort()
+
     def flush(self) -> int:
         msgs = self.pending
         transport = self.transport
         if msgs:
             self.pending = []
+            self.pending_bytes = 0
             if transport.is_closing():
                 return 0
             if len(msgs) == 1:
@@ -285,9 +379,13 @@ class WebSocketConnection(FramedConnection):
         if self.closing:
             return
         self.backlog.append(data)
+        self.backlog_bytes += len(data)
         if self.worker is None:
             self.worker = asyncio.get_running_loop().create_task(self._serve())
-        elif len(self.backlog) > MAX_BACKLOG:
+        elif (
+            len(self.backlog) > MAX_BACKLOG or self.backlog_bytes > self.backlog_limit
+        ) and not self.paused:
+            self.paused = True
             self.transport.pause_reading()
 
     async def _serve(self) -> None:
@@ -298,19 +396,23 @@ class WebSocketConnection(FramedConnection):
         try:
             while backlog and not self.closing:
                 data = backlog.popleft()
+                self.backlog_bytes -= len(data)
                 codec = self.codec
                 if self.detect:
                     self.detect = False
                     codec = self.codec = session.codec = choose_codec(codec, data)
-                try:
-                    commands = codec.decode_commands(data)
-                except DecodeError:
-                    session.disconnect(3501)  # P-13 malformed frame
-                    return
+                commands = decode_frame(session, codec, data, self.max_commands)
                 del data
-                await session.handle_commands(commands)
+                if commands is None:
+                    return
+                await handle_frame(session, commands)
                 del commands  # do not keep the last frame alive while idle
-                if len(backlog) == MAX_BACKLOG // 2:
+                if (
+                    self.paused
+                    and len(backlog) <= MAX_BACKLOG // 2
+                    and self.backlog_bytes <= self.backlog_limit // 2
+                ):
+                    self.paused = False
                     self.transport.resume_reading()
         finally:
             self.worker = None
@@ -340,6 +442,7 @@ class WebSocketEndpoint:
         self.admission = admission or Admission(node)
         self.origins = OriginChecker(cfg.client.allowed_origins)
         self.max_size = cfg.websocket.message_size_limit or None
+        self.max_commands = commands_per_frame(cfg)
         self.writer = FrameWriter()
         self.kept_headers = forwarded_header_names(cfg)
         self.connections: set[WebSocketConnection] = set()
@@ -371,16 +474,6 @@ class WebSocketEndpoint:
             return get_legacy_codec(name)
         return get_codec(name)
 
-    def _headers(self, request: UpgradeRequest) -> CIMultiDict[str]:
-        """Only the handshake headers a proxy forwards or the user id comes from (PX-04)."""
-        kept: CIMultiDict[str] = CIMultiDict()
-        wanted = self.kept_headers
-        if wanted:
-            for name, value in request.headers:
-                if name.lower() in wanted:
-                    kept.add(name, value)
-        return kept
-
     def upgrade(self, transport: asyncio.Transport, request: UpgradeRequest, rest: bytes) -> None:
         """Answer the handshake and give the transport to a new ``WebSocketConnection``."""
         rejection = self._refusal(request)
@@ -392,7 +485,11 @@ class WebSocketEndpoint:
         codec = self._select_codec(subprotocol, query)
         conn = WebSocketConnection(self, transport, codec, detect=not forced_version(query))
         conn.session = ClientSession(
-            self.node, conn, codec, transport="websocket", headers=self._headers(request)
+            self.node,
+            conn,
+            codec,
+            transport="websocket",
+            headers=kept_headers(request, self.kept_headers),
         )
         self.connections.add(conn)
         self.node.metrics.connections_accepted += 1

@@ -1,0 +1,258 @@
+"""A WebSocket client's budget (transports/websocket.py, dispatch.py; docs/security.md).
+
+Each test replays one finding of an adversarial run: fragment floods, reply amplification,
+deep nesting, too many commands, a ping flood, presence after a slow-client disconnect. It
+asserts the close code the client gets, the time it takes, and an RSS bound of the server.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any
+
+import pytest
+from support.hostile import RawWebSocket, api, parse_frames, rss_kb, tcp_established
+from support.server import ServerFactory, ServerProcess
+from support.timing import scaled
+from websockets.frames import Opcode
+
+KEY = "hostile-key"
+CONFIG: dict[str, Any] = {
+    "client": {"insecure": True},
+    "http_api": {"key": KEY},
+    "channel": {
+        "namespaces": [
+            {
+                "name": "hist",
+                "history_size": 100,
+                "history_ttl": "300s",
+                "allow_history_for_client": True,
+            },
+            {"name": "pres", "presence": True, "allow_presence_for_client": True},
+        ]
+    },
+}
+CONNECT = b'{"id":1,"connect":{}}'
+
+
+@pytest.fixture
+def server(server_factory: ServerFactory) -> ServerProcess:
+    return server_factory(CONFIG)
+
+
+def connected(server: ServerProcess) -> RawWebSocket:
+    ws = RawWebSocket(server.port)
+    ws.send_text(CONNECT)
+    deadline = time.monotonic() + scaled(5)
+    while b'"connect"' not in ws.received and time.monotonic() < deadline:
+        ws.sock.settimeout(0.2)
+        try:
+            ws.received += ws.sock.recv(65536)
+        except TimeoutError:
+            continue
+    assert b'"connect"' in ws.received, ws.received
+    ws.received = b""
+    return ws
+
+
+def small_receive_buffer(ws: RawWebSocket) -> None:
+    """A client that never reads: its kernel takes as little as it can."""
+    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+
+# -- 3. fragment floods ------------------------------------------------------------------------
+
+
+def test_one_byte_fragments_are_cut_off_with_1009_and_memory_stays(
+    server: ServerProcess,
+) -> None:
+    """A 65 KB message as one-byte fragments held ~4 MB per connection (20: +77 MB)."""
+    assert server.pid is not None
+    before = rss_kb(server.pid)
+    sockets = [RawWebSocket(server.port) for _ in range(20)]
+    try:
+        fragment = RawWebSocket.frame(Opcode.CONT, b"x", fin=False)
+        for ws in sockets:
+            ws.send(RawWebSocket.frame(Opcode.TEXT, b"{", fin=False))
+            ws.send(fragment * 65_000)
+        growth = rss_kb(server.pid) - before
+        codes = [ws.close_code(5) for ws in sockets]
+    finally:
+        for ws in sockets:
+            ws.close()
+    assert codes == [1009] * 20
+    assert growth < 10 * 1024
+
+
+def test_empty_continuation_frames_count_and_close_the_connection(
+    server: ServerProcess,
+) -> None:
+    """1,000,000 empty continuation frames never counted towards the limit (+8 MB, open)."""
+    assert server.pid is not None
+    before = rss_kb(server.pid)
+    with RawWebSocket(server.port) as ws:
+        started = time.monotonic()
+        ws.send(RawWebSocket.frame(Opcode.TEXT, b"{", fin=False))
+        empty = RawWebSocket.frame(Opcode.CONT, b"", fin=False) * 10_000
+        for _ in range(100):
+            if not ws.send(empty):
+                break
+        code = ws.close_code(5)
+        elapsed = time.monotonic() - started
+    assert code == 1009
+    assert elapsed < scaled(3)
+    assert rss_kb(server.pid) - before < 4 * 1024
+
+
+# -- 4. reply amplification --------------------------------------------------------------------
+
+
+def test_replies_over_the_queue_limit_stop_the_frame_with_3008(server: ServerProcess) -> None:
+    """One 57 KB frame of 1,000 ``history`` commands (100 publications of 10 KB each) from a
+    client that never reads grew the server by 1,977 MB before the 3008 disconnect."""
+    assert server.pid is not None
+    for i in range(100):
+        data = {"i": i, "pad": "p" * 10_000}
+        api(server.port, "publish", {"channel": "hist:big", "data": data}, KEY)
+    ws = connected(server)
+    small_receive_buffer(ws)
+    try:
+        before = rss_kb(server.pid)
+        frame = b"\n".join(
+            b'{"id":%d,"history":{"channel":"hist:big","limit":100}}' % (i + 2) for i in range(1000)
+        )
+        assert len(frame) < 65536
+        ws.send_text(frame)
+        time.sleep(scaled(1.5))
+        growth = rss_kb(server.pid) - before
+        code = ws.close_code(5)
+    finally:
+        ws.close()
+    assert code == 3008
+    assert growth < 40 * 1024  # ~1 MiB queued at most, plus the one reply being built
+    log = server.log_text()
+    assert "Traceback" not in log
+
+
+# -- 5. deep nesting ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"[" * 1000 + b"]" * 1000 + b"\n" + CONNECT,
+        b'{"id":1,"connect":{"data":' + b"[" * 1000 + b"]" * 1000 + b"}}",
+        b'{"id":1,"connect":{"data":' + b"[" * 100_000 + b"}}",
+    ],
+    ids=["first-line", "in-data", "unterminated-100k"],
+)
+def test_deep_nesting_is_answered_with_3501_at_once(server: ServerProcess, frame: bytes) -> None:
+    """A 1,000-deep first frame killed the connection's task: no 3501, a valid connect
+    behind it never answered, and the stale timer closed it 10 s later (3502)."""
+    with RawWebSocket(server.port) as ws:
+        started = time.monotonic()
+        ws.send_text(frame)
+        code = ws.close_code(5)
+        elapsed = time.monotonic() - started
+    assert code == 3501
+    assert elapsed < scaled(1)
+    log = server.log_text()
+    assert "Task exception was never retrieved" not in log and "Traceback" not in log
+
+
+def test_too_many_commands_in_one_frame_is_3501(server: ServerProcess) -> None:
+    """``client.max_commands_per_frame`` (1024, raised to channel_limit + 64)."""
+    ws = connected(server)
+    try:
+        frame = b"\n".join(b'{"id":%d,"rpc":{"method":"x"}}' % (i + 2) for i in range(1500))
+        ws.send_text(frame)
+        assert ws.close_code(5) == 3501
+    finally:
+        ws.close()
+
+
+def test_many_commands_within_the_limit_are_all_answered_in_order(server: ServerProcess) -> None:
+    """1,000 commands in one frame are handled in batches, and answered in order (P-20)."""
+    ws = connected(server)
+    try:
+        frame = b"\n".join(
+            b'{"id":%d,"presence_stats":{"channel":"pres:x"}}' % (i + 2) for i in range(1000)
+        )
+        ws.send_text(frame)
+        ids: list[int] = []
+        deadline = time.monotonic() + scaled(10)
+        while len(ids) < 1000 and time.monotonic() < deadline:
+            ws.sock.settimeout(1)
+            try:
+                ws.received += ws.sock.recv(1 << 20)
+            except TimeoutError:
+                continue
+            ids = [
+                json.loads(line)["id"]
+                for f in parse_frames(ws.received)
+                for line in f.data.split(b"\n")
+                if line
+            ]
+    finally:
+        ws.close()
+    assert ids == list(range(2, 1002))
+
+
+# -- a client that does not read ----------------------------------------------------------------
+
+
+def test_ping_flood_from_a_client_that_never_reads_is_cut_off(server: ServerProcess) -> None:
+    """Every ping is answered with a pong; unread pongs count against client.queue_max_size."""
+    assert server.pid is not None
+    ws = connected(server)
+    small_receive_buffer(ws)
+    before = rss_kb(server.pid)
+    ping = RawWebSocket.frame(Opcode.PING, b"p" * 125) * 1000
+    sent = 0
+    ws.sock.settimeout(scaled(2))
+    try:
+        while sent < 200:
+            try:
+                ws.sock.sendall(ping)
+            except OSError:
+                break
+            sent += 1
+        growth = rss_kb(server.pid) - before
+    finally:
+        ws.close()
+    assert sent < 200  # the server stopped reading it: the connection was dropped
+    assert growth < 16 * 1024
+
+
+def test_presence_drops_a_slow_client_at_the_3008_decision(server_factory: ServerFactory) -> None:
+    """A client judged slow stayed listed in presence for ~5 s (until its socket closed)."""
+    config = {**CONFIG, "client": {"insecure": True, "queue_max_size": 65536}}
+    server = server_factory(config)
+    ws = connected(server)
+    small_receive_buffer(ws)
+    try:
+        ws.send_text(b'{"id":2,"subscribe":{"channel":"pres:room"}}')
+        deadline = time.monotonic() + scaled(5)
+        while time.monotonic() < deadline:
+            present = api(server.port, "presence", {"channel": "pres:room"}, KEY)["result"]
+            if present["presence"]:
+                break
+            time.sleep(0.05)
+        assert present["presence"]
+        pad = "q" * 60_000
+        gone_at = None
+        started = time.monotonic()
+        while time.monotonic() - started < scaled(10):
+            api(server.port, "publish", {"channel": "pres:room", "data": {"pad": pad}}, KEY)
+            result = api(server.port, "presence", {"channel": "pres:room"}, KEY)["result"]
+            if not result["presence"]:
+                gone_at = time.monotonic()
+                break
+        assert gone_at is not None, "the slow client was never dropped"
+        # the socket still waits (up to 5 s) for a close frame the client never reads, but
+        # presence did not wait for it
+        assert tcp_established(server.port, ws.sock.getsockname()[1])
+    finally:
+        ws.close()
