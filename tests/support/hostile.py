@@ -22,6 +22,7 @@ __all__ = [
     "RawConnection",
     "RawWebSocket",
     "api",
+    "disconnects",
     "parse_frames",
     "rss_kb",
     "status_of",
@@ -228,3 +229,19 @@ def tcp_established(local_port: int, remote_port: int) -> bool:
                 ):
                     return True
     return False
+
+
+def disconnects(port: int, code: int) -> int:
+    """How many times the server disconnected a client with ``code`` (its Prometheus
+    ``centrifugo_client_num_server_disconnects`` counter; ``prometheus.enabled`` needed)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(10))
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    wanted = f'centrifugo_client_num_server_disconnects_total{{code="{code}"}}'
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            return int(float(line.split()[-1]))
+    return 0

@@ -168,7 +168,8 @@ class UniWebSocketConnection(FramedConnection):
             self.transport.close()  # no close frame (disable_closing_handshake)
 
     def on_slow(self) -> None:
-        """P-96: over ``client.queue_max_size``: drop what waits and disconnect with 3008."""
+        """P-96: over ``client.queue_max_size``: drop what waits and disconnect with 3008;
+        over it again while closing: abort the socket."""
         self.pending = []
         self.pending_bytes = 0
         if self.session is not None and not self.closing:

@@ -333,13 +333,14 @@ class WebSocketConnection(FramedConnection):
 
     def on_slow(self) -> None:
         """Over ``client.queue_max_size`` (P-96): drop what waits and disconnect with 3008
-        now, so the rest of a frame's commands are not even handled."""
+        now, so the rest of a frame's commands are not even handled. Still over it while
+        closing (the client reads nothing, not even its close frame): the socket is aborted."""
         self.pending = []
         self.pending_bytes = 0
         session = self.session
         if session is not None and not self.closing:
             session.disconnect(3008)
-        elif not self.closing:
+        else:
             self.transport.abort()
 
     def flush(self) -> int:
