@@ -1,159 +1,37 @@
-"""The listening socket's protocol: every connection starts here, under one request budget.
+"""The front protocol of one connection: parse, hold the budget, route (spec SV-01, TR-01).
 
-Theory of operation
--------------------
-Every accepted connection starts in ``FrontProtocol``. httptools parses its requests, and the
-budget of limits.py holds for each of them whoever serves it: head size and header count
-(431), head and request read times, idle keep-alive time, body size (413), ``Host`` and
-protocol version rules (400, 505). Deadlines are plain numbers checked by one sweep per
-socket (``FrontContext``), never a timer per connection. Then:
-
-* ``POST <http_api.handler_prefix>/<method>`` (API-01) — the connection stays in front mode
-  and every request on it is answered here: the API key is checked as soon as the head is
-  read (401 without buffering the body, API-04), then one executor call and one write. This
-  is the benchmark's W5 path. A call that finishes without waiting is answered inside the read
-  callback (eager.py). Requests are answered in order (pipelining is allowed); reading pauses
-  while more than ``MAX_PIPELINED`` requests or ``max_body`` bytes wait, and while the client
-  does not read its answers.
-* any method on an upgrade endpoint (``websocket.handler_prefix``, TR-01) — a valid handshake
-  goes to that endpoint's ``upgrade``, which answers it and gives the transport its own
-  protocol (transports/websocket.py); the rest is refused here (400, 405).
-* anything else (streaming transports, the legacy ``POST /api``, health, metrics …) — relay
-  mode: aiohttp's protocol serves the connection, but this protocol stays in front of it,
-  replays the bytes read so far, forwards every later byte and keeps parsing them only to hold
-  the budget. An upgrade aiohttp serves ends the guarding (its frames are not HTTP).
-
-A refused request gets its answer, then the connection is half-closed and read to the end for
-a short while (``LINGER``) so the answer is not lost to a TCP reset.
+See the package docstring for the theory of operation. This module parses with httptools and
+enforces the request budget of limits.py; answering API calls is api.py's job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-from collections import deque
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import httptools
 
-from centripetal.eager import EagerRunner
-from centripetal.limits import HTTPLimits, Refusal, plain_response
+from centripetal.front.api import ApiPipeline, ApiRequest
+from centripetal.limits import Refusal, plain_response
 from centripetal.transports.handshake import UpgradeRequest, rejection_response, upgrade_refusal
 
 if TYPE_CHECKING:
-    from centripetal.api.http import MethodHandler
+    from centripetal.front.server import FrontContext, Upgrader
+
+__all__ = ["FrontProtocol"]
 
 logger = logging.getLogger("centripetal.front")
 
-MAX_PIPELINED = 32
 LINGER = 1.0  # seconds a refused connection is drained before it closes
 DRAIN_LIMIT = 4 << 20  # bytes drained at most; past them the connection is reset
 IDLE, HEAD, BODY = 0, 1, 2  # where the parser stands in the current request
-
-_REASONS = {
-    200: b"OK",
-    400: b"Bad Request",
-    401: b"Unauthorized",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    409: b"Conflict",
-    413: b"Request Entity Too Large",
-    416: b"Requested Range Not Satisfiable",
-    500: b"Internal Server Error",
-    503: b"Service Unavailable",
-}
 _WANTED = {b"x-api-key", b"authorization", b"x-centrifugo-error-mode", b"connection", b"expect"}
-
-
-class Upgrader(Protocol):
-    """An endpoint that takes over a connection after its upgrade request."""
-
-    def upgrade(
-        self, transport: asyncio.Transport, request: UpgradeRequest, rest: bytes
-    ) -> None: ...
 
 
 class _HandOff(Exception):
     """Raised from a parser callback: aiohttp serves this request."""
-
-
-class _Request:
-    __slots__ = ("all_headers", "body", "denied", "headers", "keep_alive", "method", "path")
-
-    def __init__(self) -> None:
-        self.path = ""
-        self.method = b""
-        self.headers: dict[bytes, bytes] = {}
-        self.all_headers: list[tuple[bytes, bytes]] = []
-        self.body = bytearray()
-        self.keep_alive = True
-        self.denied = False  # the API key was refused: the body is not kept
-
-
-def _response(status: int, body: bytes, *, close: bool, json: bool = True) -> bytes:
-    head = b"HTTP/1.1 %d %s\r\nContent-Length: %d\r\n" % (
-        status,
-        _REASONS.get(status, b""),
-        len(body),
-    )
-    if body and json:
-        head += b"Content-Type: application/json\r\n"
-    elif body:
-        head += b"Content-Type: text/plain; charset=utf-8\r\n"
-    if close:
-        head += b"Connection: close\r\n"
-    return head + b"\r\n" + body
-
-
-class FrontContext:
-    """What the connections of one listening socket share: routes, endpoints, the budget and
-    the sweep that enforces every connection's deadline."""
-
-    def __init__(
-        self,
-        routes: dict[str, MethodHandler],
-        fallback: Callable[[], asyncio.Protocol],
-        upgrades: Mapping[str, Upgrader],
-        eager: EagerRunner,
-        limits: HTTPLimits,
-    ) -> None:
-        self.routes = routes
-        self.fallback = fallback
-        self.upgrades = upgrades
-        self.eager = eager
-        self.limits = limits
-        self.connections: set[FrontProtocol] = set()
-        self._interval = limits.sweep_interval()
-        self._sweeper: asyncio.TimerHandle | None = None
-
-    def track(self, conn: FrontProtocol) -> None:
-        self.connections.add(conn)
-        if self._sweeper is None:
-            loop = asyncio.get_running_loop()
-            self._sweeper = loop.call_later(self._interval, self._sweep)
-
-    def untrack(self, conn: FrontProtocol) -> None:
-        self.connections.discard(conn)
-
-    def _sweep(self) -> None:
-        self._sweeper = None
-        if not self.connections:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        for conn in list(self.connections):
-            deadline = conn.deadline
-            if deadline and now >= deadline:
-                conn.expire()
-        self._sweeper = loop.call_later(self._interval, self._sweep)
-
-    def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
 
 
 class FrontProtocol(asyncio.Protocol):
@@ -171,16 +49,10 @@ class FrontProtocol(asyncio.Protocol):
         self._raw: list[bytes] | None = []
         self._chunk = b""
         self._mid_chunk = False  # a request ended inside the read being parsed
-        self._req: _Request | None = None
-        self._queue: deque[_Request] = deque()
-        self._queued_bytes = 0
-        self._worker: asyncio.Task[None] | None = None
-        self._api = False
+        self._req: ApiRequest | None = None
+        self._api: ApiPipeline | None = None  # front mode: this connection's API answers
         self._handing_off = False
         self._closing = False
-        self._paused = False  # reading paused: too many requests wait
-        self._write_paused = False  # the client does not read its answers
-        self._write_resumed: asyncio.Future[None] | None = None
         # the budget of the request being read (limits.py)
         self._phase = IDLE
         self._requests = 0
@@ -209,32 +81,22 @@ class FrontProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._front.untrack(self)
         self._closing = True
-        if self._worker is not None:
-            self._worker.cancel()
-        if self._write_resumed is not None and not self._write_resumed.done():
-            self._write_resumed.cancel()
+        if self._api is not None:
+            self._api.cancel()
         if self._relay is not None:
             self._relay.connection_lost(exc)
 
     def pause_writing(self) -> None:
         if self._relay is not None:
             self._relay.pause_writing()
-            return
-        self._write_paused = True
-        if not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
+        elif self._api is not None:
+            self._api.pause_writing()
 
     def resume_writing(self) -> None:
         if self._relay is not None:
             self._relay.resume_writing()
-            return
-        self._write_paused = False
-        if self._write_resumed is not None and not self._write_resumed.done():
-            self._write_resumed.set_result(None)
-        self._maybe_resume_reading()
-        if self._worker is None and self._queue:
-            self._serve_now()
+        elif self._api is not None:
+            self._api.resume_writing()
 
     def eof_received(self) -> bool | None:
         if self._relay is not None and self._draining < 0:
@@ -348,9 +210,8 @@ class FrontProtocol(asyncio.Protocol):
         logger.info("refused a request: %d %s", refusal.status, refusal.detail or "")
         self._closing = True
         self.deadline = 0.0
-        self._queue.clear()
-        if self._worker is not None:
-            self._worker.cancel()
+        if self._api is not None:
+            self._api.cancel()  # reading goes on: the connection is drained
         transport.write(
             refusal.payload or plain_response(refusal.status, refusal.detail, body=refusal.body)
         )
@@ -358,8 +219,6 @@ class FrontProtocol(asyncio.Protocol):
         self._draining = 0
         if transport.can_write_eof():
             transport.write_eof()
-        if self._paused:
-            transport.resume_reading()
         asyncio.get_running_loop().call_later(LINGER, transport.close)
 
     def _drain(self, size: int) -> None:
@@ -415,8 +274,8 @@ class FrontProtocol(asyncio.Protocol):
         self._content_length = -1
         if self._relay is not None:
             return
-        self._req = _Request()
-        if self._api:  # a later request can be handed off only if it starts a read
+        self._req = ApiRequest()
+        if self._api is not None:  # a later request can be handed off only if it starts a read
             self._raw = None if self._mid_chunk else [self._chunk]
 
     def on_url(self, url: bytes) -> None:
@@ -492,11 +351,12 @@ class FrontProtocol(asyncio.Protocol):
             if self._raw is not None and self._idle():
                 self._handing_off = True
                 raise _HandOff
-            if not self._api:  # cannot happen: a first request is always replayable
+            if self._api is None:  # cannot happen: a first request is always replayable
                 self._handing_off = True
                 raise _HandOff
-        elif not self._api:
-            self._api = True
+        elif self._api is None and self._transport is not None:
+            front = self._front
+            self._api = ApiPipeline(self, self._transport, front.routes, front.eager, front.limits)
         self._raw = None
         if handler is not None and not handler.auth.check(
             _text(req.headers.get(b"x-api-key")),
@@ -510,7 +370,7 @@ class FrontProtocol(asyncio.Protocol):
         if req.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
 
-    def _check_upgrade(self, req: _Request, version: str) -> None:
+    def _check_upgrade(self, req: ApiRequest, version: str) -> None:
         """A request to an upgrade endpoint that cannot be upgraded is refused here (TR-01)."""
         headers = [
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in req.all_headers
@@ -521,10 +381,10 @@ class FrontProtocol(asyncio.Protocol):
 
     def _idle(self) -> bool:
         """No API answer is pending, so the connection may change hands in order."""
-        return not self._queue and self._worker is None
+        return self._api is None or self._api.idle()
 
     def _start_upgrade(
-        self, endpoint: Upgrader, path: str, query: bytes | None, req: _Request
+        self, endpoint: Upgrader, path: str, query: bytes | None, req: ApiRequest
     ) -> None:
         headers = [
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in req.all_headers
@@ -556,97 +416,24 @@ class FrontProtocol(asyncio.Protocol):
                 self._upgrade = None
                 self._stop(Refusal(400))
             return  # else the parser reports the upgrade next (data_received)
-        self._queue.append(req)
-        self._queued_bytes += len(req.body)
-        backlog = len(self._queue) > MAX_PIPELINED or self._queued_bytes > self._limits.max_body
-        if backlog and not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
-        if self._worker is None and not self._write_paused:
-            self._serve_now()
+        if self._api is not None:
+            self._api.push(req)
 
-    # -- answering -----------------------------------------------------------------------------
+    # -- for the API pipeline (api.py) ---------------------------------------------------------
 
-    def _serve_now(self) -> None:
-        """Answer queued requests in this callback while they finish without waiting
-        (eager.py); the first one that waits goes on in a task, and so do those after it."""
-        while self._queue and not self._closing and not self._write_paused:
-            req = self._queue[0]
-            try:
-                done, value = self._front.eager.run(self._answer(req))
-            except Exception:
-                logger.exception("server API request failed")
-                self.refuse(Refusal(500))
-                return
-            if not done:
-                self._worker = asyncio.get_running_loop().create_task(self._serve(value))
-                return
-            self._dequeue()
-            if not self._respond(req, value):
-                return
-
-    async def _serve(self, first: asyncio.Future[tuple[int, bytes, bool]] | None) -> None:
-        try:
-            while self._queue and not self._closing:
-                if self._write_paused:
-                    self._write_resumed = asyncio.get_running_loop().create_future()
-                    await self._write_resumed
-                    self._write_resumed = None
-                req = self._dequeue()
-                if first is not None:
-                    answer = await first
-                    first = None
-                else:
-                    answer = await self._answer(req)
-                if not self._respond(req, answer):
-                    return
-        finally:
-            self._worker = None
-
-    def _dequeue(self) -> _Request:
-        req = self._queue.popleft()
-        self._queued_bytes -= len(req.body)
-        return req
-
-    def _respond(self, req: _Request, answer: tuple[int, bytes, bool]) -> bool:
-        """Write one answer; False when the connection is closing."""
+    @property
+    def writable(self) -> asyncio.Transport | None:
+        """The transport while answers may be written."""
         transport = self._transport
-        if transport is None or transport.is_closing() or self._closing:
-            return False
-        status, body, json = answer
-        close = not req.keep_alive
-        transport.write(_response(status, body, close=close, json=json))
-        if close:
-            self.close()
-            return False
-        self._maybe_resume_reading()
-        if not self._queue and self._phase == IDLE:
+        if transport is None or self._closing or transport.is_closing():
+            return None
+        return transport
+
+    def answered(self) -> None:
+        """Every API request is answered: the idle timeout starts, unless the next request
+        has begun already."""
+        if self._phase == IDLE:
             self._set_deadline(self._limits.idle_timeout, IDLE)
-        return True
-
-    def _maybe_resume_reading(self) -> None:
-        if (
-            self._paused
-            and not self._write_paused
-            and len(self._queue) <= MAX_PIPELINED // 2
-            and self._queued_bytes <= self._limits.max_body // 2
-            and self._transport is not None
-        ):
-            self._paused = False
-            self._transport.resume_reading()
-
-    async def _answer(self, req: _Request) -> tuple[int, bytes, bool]:
-        handler = self._routes.get(req.path)
-        if handler is None:
-            return 404, b"404 page not found", False
-        if req.method != b"POST":
-            return 405, b"", False
-        if req.denied:
-            return 401, b"", False
-        status, body = await handler.call(
-            bytes(req.body), _text(req.headers.get(b"x-centrifugo-error-mode"))
-        )
-        return status, body, not (status == 400 and body == b"Bad Request")
 
 
 def _text(value: bytes | None) -> str | None:
@@ -658,50 +445,3 @@ def _query_key(query: bytes | None) -> str | None:
         return None
     values = parse_qs(query.decode("latin-1")).get("api_key")
     return values[0] if values else None
-
-
-class FrontServer:
-    """A listening socket whose connections start with ``FrontProtocol``."""
-
-    def __init__(self, server: asyncio.Server, front: FrontContext) -> None:
-        self._server = server
-        self._front = front
-
-    @classmethod
-    async def start(
-        cls,
-        routes: dict[str, MethodHandler],
-        fallback: Callable[[], asyncio.Protocol],
-        host: str | None,
-        port: int,
-        upgrades: Mapping[str, Upgrader] | None = None,
-        *,
-        local_engine: bool = False,
-        tls: ssl.SSLContext | None = None,
-        limits: HTTPLimits | None = None,
-    ) -> FrontServer:
-        """``local_engine``: API calls never need a task of their own (eager.py); ``tls``:
-        serve TLS on this socket (SV-01); ``limits``: the request budget (limits.py)."""
-        loop = asyncio.get_running_loop()
-        eager = EagerRunner(by_hand=local_engine)
-        front = FrontContext(routes, fallback, dict(upgrades or {}), eager, limits or HTTPLimits())
-        server = await loop.create_server(
-            lambda: FrontProtocol(front),
-            host,
-            port,
-            reuse_address=True,
-            backlog=4096,
-            ssl=tls,
-        )
-        return cls(server, front)
-
-    async def close(self) -> None:
-        """Stop accepting, then close the connections served here; those relayed to aiohttp
-        are closed by aiohttp's own shutdown."""
-        self._server.close()
-        self._front.stop()
-        for conn in list(self._front.connections):
-            if conn.relayed:
-                continue
-            conn.close()
-        await self._server.wait_closed()
