@@ -18,9 +18,9 @@ from typing import Any
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from centripetal.engines.redis.addresses import ShardAddress, ShardTLS
 from centripetal.tls import ClientTLS
