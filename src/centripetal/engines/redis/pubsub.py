@@ -195,7 +195,12 @@ class PubSubConnection:
                 conn = await self._connect(attempt)
             except Exception as exc:
                 attempt += 1
-                log.warning("redis pubsub connect failed: %r; retry in %.2fs", exc, backoff)
+                log.warning(  # the message carries the reason (a TLS verification failure ...)
+                    "redis pubsub connect failed: %s: %s; retry in %.2fs",
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                )
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
