@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
@@ -39,6 +40,7 @@ def server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
         startup_timeout: float = 20.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> ServerProcess:
         workdir = tmp_path / f"server{len(started)}"
         server = ServerProcess(
@@ -48,6 +50,7 @@ def server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
             workdir=workdir,
             extra_args=extra_args,
             startup_timeout=startup_timeout,
+            ssl_context=ssl_context,
         )
         started.append(server)
         return server.start()

@@ -196,8 +196,13 @@ def cmd_genconfig(path: str) -> int:
 
 
 def cmd_checkconfig(path: str, strict: bool) -> int:
+    """Load and validate; then build every TLS context the config asks for, so unreadable
+    keys, bad PEM and unsupported TLS settings are reported too (SV-01, SV-15)."""
+    from centripetal import tls  # lazily: ssl and the engines' address rules
+
     try:
         loaded = _load(path)
+        tls.check_config(loaded.config)
     except ConfigError as exc:
         return _fail(str(exc))
     for warning in loaded.warnings:

@@ -1,7 +1,11 @@
 """Composition root: Config -> Node -> aiohttp routes -> run; signals and graceful shutdown.
 
-Spec: TR-01 (WebSocket endpoint), SV-01 (HTTP server, internal port), SV-02 (SIGINT/SIGTERM
+Spec: TR-01 (WebSocket endpoint), SV-01 (HTTP server, internal port, TLS), SV-02 (SIGINT/SIGTERM
 graceful shutdown with 3001 and ``shutdown.timeout``), SV-03 (logging), SV-06 (health).
+
+TLS never fails open: the contexts of both ports are built before anything else starts, and a
+TLS setting that cannot be honoured (missing or unreadable key, bad PEM, key not matching the
+certificate, ``tls_autocert``) ends the process with code 1 before any socket listens.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from centripetal import proxy
+from centripetal import proxy, tls
 from centripetal.api import add_api_routes, api_app_for
 from centripetal.api.http import method_handlers
 from centripetal.engines.base import EngineError
@@ -120,6 +124,12 @@ def build_upgrades(
 
 async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or cancellation), then shut down gracefully."""
+    hs = config.http_server
+    try:  # first: nothing may listen in plain text when TLS was asked for (SV-01)
+        main_tls, internal_tls = tls.listener_contexts(hs)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 1
     try:
         node = Node(config)
         proxy.install(node)  # application-backend hooks (spec §4)
@@ -137,12 +147,11 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     upgrades, ws_endpoints = build_upgrades(node, admission)
     runners: list[web.AppRunner] = []
     fronts: list[FrontServer] = []
-    hs = config.http_server
     limits = HTTPLimits.from_config(config)  # one request budget for every port (SV-01)
     try:
-        for app, address, port in (
-            (main, hs.address, hs.port),
-            (internal, hs.internal_address or hs.address, hs.internal_port),
+        for app, address, port, context in (
+            (main, hs.address, hs.port, main_tls),
+            (internal, hs.internal_address or hs.address, hs.internal_port, internal_tls),
         ):
             if app is None:
                 continue
@@ -161,11 +170,12 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
                 port,
                 upgrades if app is main else None,
                 local_engine=node.local_engine,
-                tls=None,
+                tls=context,
                 limits=limits,
             )
             fronts.append(front)
-            logger.info("serving on %s:%s", address or "0.0.0.0", port)
+            scheme = "https" if context is not None else "http"
+            logger.info("serving %s on %s:%s", scheme, address or "0.0.0.0", port)
     except OSError as exc:
         logger.error("cannot listen: %s", exc)
         for front in fronts:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class FakeBackend:
     answers: dict[str, Any] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
+    ssl_context: ssl.SSLContext | None = None  # serve https:// (the TLS proxy tests, PX-27)
     _runner: web.AppRunner | None = None
 
     def of(self, path: str) -> list[Recorded]:
@@ -69,10 +71,11 @@ class FakeBackend:
         app.router.add_post("/{path}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         return self
 
     async def stop(self) -> None:

@@ -1,7 +1,8 @@
 """``nats-server`` processes for the NATS broker tests, started and stopped by their own pid.
 
 A server listens on a free loopback port in its own temporary directory; ``restart()`` keeps
-the port so connected clients can reconnect (EN-08 reconnect tests).
+the port so connected clients can reconnect (EN-08 reconnect tests). ``args`` are added to the
+command line (``--tls --tlscert ... --tlskey ...`` for the TLS tests).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from support.ports import free_port, port_accepts
@@ -24,8 +26,9 @@ __all__ = ["NatsServer"]
 class NatsServer:
     """One ``nats-server`` on ``127.0.0.1:<port>`` logging to ``workdir/nats.log``."""
 
-    def __init__(self, *, port: int | None = None) -> None:
+    def __init__(self, *, port: int | None = None, args: Sequence[str] = ()) -> None:
         self.host = "127.0.0.1"
+        self.args = list(args)
         self.port = port if port is not None else free_port()
         self._tmp: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(
             prefix="centripetal-nats-"
@@ -45,7 +48,7 @@ class NatsServer:
         """Start and wait until the port accepts connections."""
         path = require_tool("nats-server")
         log = (self.workdir / "nats.log").open("ab")
-        cmd = [path, "-a", self.host, "-p", str(self.port), "-m", "0"]
+        cmd = [path, "-a", self.host, "-p", str(self.port), "-m", "0", *self.args]
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,

@@ -4,8 +4,9 @@ install it once, run its scenario scripts (used by the JS, fallback, v1 and brow
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,11 @@ def ensure_packages(npm: str, marker: str) -> None:
     assert (JS_DIR / "node_modules" / marker).exists(), f"{marker} missing after npm ci"
 
 
-def scenario_runner(node: str, script: str) -> Runner:
+def scenario_runner(node: str, script: str, env: Mapping[str, str] | None = None) -> Runner:
     """``run(scenario) -> report``: the scenario as JSON on stdin, the report as the last line
-    of stdout (a missing report fails the test with the script's output)."""
+    of stdout (a missing report fails the test with the script's output). ``env`` is added to
+    the inherited environment (``NODE_EXTRA_CA_CERTS`` for the TLS tests)."""
+    environ = {**os.environ, **env} if env else None
 
     def run(scenario: dict[str, Any]) -> Report:
         scenario = {"timeoutMs": int(scaled(10) * 1000), **scenario}
@@ -61,6 +64,7 @@ def scenario_runner(node: str, script: str) -> Runner:
             text=True,
             timeout=scaled(60),
             check=False,
+            env=environ,
         )
         try:
             report: Report = json.loads(proc.stdout.strip().splitlines()[-1])

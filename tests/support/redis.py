@@ -2,7 +2,9 @@
 
 Servers listen on a free loopback port with ``--save "" --appendonly no`` by default (no
 persistence) in their own temporary directory. ``kill9()`` and ``restart()`` serve fault tests
-(reliability plan R-4..R-6); ``redis_cli()`` runs one command synchronously.
+(reliability plan R-4..R-6); ``redis_cli()`` runs one command synchronously. A server that
+listens with TLS only (``--port 0 --tls-port P ...`` in ``args``) is probed with ``cli_args``
+(``--tls --cacert ...``) given to every ``redis-cli`` call.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ class RedisServer:
         workdir: Path | None = None,
         executable: str = "redis-server",
         config: str | None = None,
+        cli_args: Sequence[str] = (),
     ) -> None:
         self.port = port if port is not None else free_port()
+        self.cli_args = list(cli_args)
         self.host = "127.0.0.1"
         self.args = list(args)
         self.executable = executable
@@ -97,12 +101,13 @@ class RedisServer:
 
     def ping(self) -> bool:
         try:
-            return redis_cli(self.port, "PING", timeout=1.0).strip() == "PONG"
+            reply = redis_cli(self.port, *self.cli_args, "PING", timeout=1.0)
+            return reply.strip() == "PONG"
         except (subprocess.SubprocessError, OSError):
             return False
 
     def cli(self, *command: str) -> str:
-        return redis_cli(self.port, *command)
+        return redis_cli(self.port, *self.cli_args, *command)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -174,7 +179,8 @@ def cluster_port() -> int:
 
 
 def redis_cli(port: int, *command: str, timeout: float = 10.0) -> str:
-    """Run ``redis-cli -p PORT COMMAND...`` and return its stdout."""
+    """Run ``redis-cli -p PORT COMMAND...`` and return its stdout (options such as ``--tls``
+    may lead ``command``)."""
     path = require_tool("redis-cli")
     done = subprocess.run(
         [path, "-h", "127.0.0.1", "-p", str(port), *command],

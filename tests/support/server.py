@@ -4,6 +4,10 @@ The server is started the way Centrifugo is (``-c config.json -p PORT``); it is
 ready when its port accepts TCP connections **and** a plain GET on
 ``/connection/websocket`` gets any HTTP response (Centrifugo answers 400, TR-01).
 Its stdout and stderr go to a log file whose tail is quoted in every failure.
+
+A server configured with TLS (SV-01) is given ``ssl_context``: the readiness GET and
+``http_get`` then go over HTTPS with that client context, and the URL helpers answer
+``https://`` / ``wss://``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -52,8 +57,10 @@ class ServerProcess:
         workdir: Path | None = None,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 20.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.ssl_context = ssl_context
         self.port = port if port is not None else free_port(host)
         self.config: dict[str, Any] = json.loads(json.dumps(dict(config)))
         self.config.setdefault("http_server", {}).setdefault("address", host)
@@ -74,13 +81,19 @@ class ServerProcess:
     # -- addresses ---------------------------------------------------------------
 
     @property
+    def tls(self) -> bool:
+        """Whether the server is reached over TLS (``ssl_context`` was given)."""
+        return self.ssl_context is not None
+
+    @property
     def http_url(self) -> str:
-        """``http://host:port`` of the server."""
-        return f"http://{self.host}:{self.port}"
+        """``http://host:port`` of the server (``https://`` with TLS)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def ws_url(self, path: str = WEBSOCKET_PATH) -> str:
-        """``ws://host:port/<path>`` (default: the bidirectional WebSocket endpoint)."""
-        return f"ws://{self.host}:{self.port}{path}"
+        """``ws://host:port/<path>`` (``wss://`` with TLS; default: the bidirectional
+        WebSocket endpoint)."""
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}{path}"
 
     @property
     def pid(self) -> int | None:
@@ -218,8 +231,14 @@ class ServerProcess:
     def http_get(
         self, path: str, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0
     ) -> tuple[int, dict[str, str], bytes]:
-        """One GET request; return ``(status, headers, body)``."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=scaled(timeout))
+        """One GET request (HTTPS with ``ssl_context``); return ``(status, headers, body)``."""
+        conn: http.client.HTTPConnection
+        if self.ssl_context is not None:
+            conn = http.client.HTTPSConnection(
+                self.host, self.port, timeout=scaled(timeout), context=self.ssl_context
+            )
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=scaled(timeout))
         try:
             conn.request("GET", path, headers=dict(headers or {}))
             response = conn.getresponse()
@@ -240,4 +259,5 @@ class ServerFactory(Protocol):
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
         startup_timeout: float = 20.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> ServerProcess: ...

@@ -86,10 +86,30 @@ class ChannelNamespace(ChannelOptions):
     name: str = ""
 
 
+class TLS(_S):
+    """The unified TLS object (SV-01, PX-27, EN-03, EN-08); ``*_pem`` values are raw PEM,
+    base64 PEM or a file path (``centripetal.tls``)."""
+
+    enabled: bool = False
+    cert_pem: str = ""
+    key_pem: str = ""
+    server_ca_pem: str = ""
+    client_ca_pem: str = ""
+    insecure_skip_verify: bool = False
+    server_name: str = ""
+
+
+DEFAULT_MAX_PROXY_RESPONSE_SIZE = 1048576  # bytes; http.max_response_size
+
+
 class HTTPProxyOptions(_S):
-    tls: dict[str, object] = {}
+    """Per-proxy HTTP options (PX-03, PX-27). ``max_response_size`` (bytes, 0 = no cap) is a
+    centripetal addition: a larger answer fails the call like any backend fault."""
+
+    tls: TLS = msgspec.field(default_factory=TLS)
     static_headers: dict[str, str] = {}
     status_to_code_transforms: list[dict[str, object]] = []
+    max_response_size: int = DEFAULT_MAX_PROXY_RESPONSE_SIZE
 
 
 class GRPCProxyOptions(_S):
@@ -276,16 +296,6 @@ class RPC(_S):
     namespace_boundary: str = ":"
     proxy: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
     ping: RPCPing = msgspec.field(default_factory=RPCPing)
-
-
-class TLS(_S):
-    enabled: bool = False
-    cert_pem: str = ""
-    key_pem: str = ""
-    server_ca_pem: str = ""
-    client_ca_pem: str = ""
-    insecure_skip_verify: bool = False
-    server_name: str = ""
 
 
 class TLSAutocert(_S):

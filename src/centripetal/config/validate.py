@@ -123,6 +123,28 @@ def _check_token(token: schema.TokenConfig, path: str) -> None:
         _check_regex(getattr(token, f"{field}_regex"), f"{path}.{field}_regex")
 
 
+def _proxy_objects(config: schema.Config) -> list[tuple[str, schema.ProxyEndpoint]]:
+    found: list[tuple[str, schema.ProxyEndpoint]] = [
+        ("client.proxy.connect", config.client.proxy.connect),
+        ("client.proxy.refresh", config.client.proxy.refresh),
+        ("rpc.proxy", config.rpc.proxy),
+    ]
+    for kind in ("subscribe", "publish", "sub_refresh", "subscribe_stream"):
+        found.append((f"channel.proxy.{kind}", getattr(config.channel.proxy, kind)))
+    found += [(f"proxies[{i}]", p) for i, p in enumerate(config.proxies)]
+    return found
+
+
+def _check_proxy_objects(config: schema.Config) -> None:
+    """PX-03: ``http.max_response_size`` is a byte count (0 = no cap)."""
+    for path, ep in _proxy_objects(config):
+        size = ep.http.max_response_size
+        if size < 0:
+            raise ConfigError(
+                f"{path}.http.max_response_size: must be >= 0 bytes (0 = no cap), got {size}"
+            )
+
+
 def _check_port(value: int, path: str) -> None:
     if not 0 <= value <= 65535:
         raise ConfigError(f"{path}: invalid port {value} (must be 0..65535)")
@@ -201,6 +223,7 @@ def validate(config: schema.Config) -> None:
     for i, rpc_ns in enumerate(config.rpc.namespaces):
         _check_proxy_name(rpc_ns.proxy_name, proxies, f"rpc.namespaces[{i}].proxy_name")
     _check_personal(config, namespaces)
+    _check_proxy_objects(config)
 
 
 def _check_personal(config: schema.Config, namespaces: set[str]) -> None:

@@ -25,8 +25,11 @@ class EngineNotAvailableError(EngineError):
     """The configured engine type does not exist (yet) in this version."""
 
 
-def create_broker(kind: str, config: schema.Config, redis: schema.RedisEngine) -> Broker:
-    """One broker of ``kind`` (EN-01, EN-03, EN-08); ``redis`` is the section it reads."""
+def create_broker(
+    kind: str, config: schema.Config, redis: schema.RedisEngine, key: str = "engine.redis"
+) -> Broker:
+    """One broker of ``kind`` (EN-01, EN-03, EN-08); ``redis`` is the section it reads (named
+    ``key`` in errors)."""
     if kind == "memory":
         from centripetal.engines.memory import MemoryBroker
 
@@ -35,7 +38,7 @@ def create_broker(kind: str, config: schema.Config, redis: schema.RedisEngine) -
         from centripetal.engines.redis import RedisBroker, build_shards
 
         return RedisBroker(
-            build_shards(redis),
+            build_shards(redis, key),
             prefix=redis.prefix,
             io_timeout=redis.io_timeout,
             history_meta_ttl=config.channel.history_meta_ttl,
@@ -47,8 +50,11 @@ def create_broker(kind: str, config: schema.Config, redis: schema.RedisEngine) -
     raise EngineNotAvailableError(f"unknown broker type {kind!r}: expected one of {BROKER_TYPES}")
 
 
-def create_presence_manager(kind: str, redis: schema.RedisEngine) -> PresenceManager:
-    """One presence manager of ``kind`` (EN-01, PR-01); ``redis`` is the section it reads."""
+def create_presence_manager(
+    kind: str, redis: schema.RedisEngine, key: str = "engine.redis"
+) -> PresenceManager:
+    """One presence manager of ``kind`` (EN-01, PR-01); ``redis`` is the section it reads
+    (named ``key`` in errors)."""
     if kind == "memory":
         from centripetal.engines.memory import MemoryPresenceManager
 
@@ -57,7 +63,7 @@ def create_presence_manager(kind: str, redis: schema.RedisEngine) -> PresenceMan
         from centripetal.engines.redis import RedisPresenceManager, build_shards
 
         return RedisPresenceManager(
-            build_shards(redis),
+            build_shards(redis, key),
             prefix=redis.prefix,
             presence_ttl=redis.presence_ttl,
             io_timeout=redis.io_timeout,
@@ -79,16 +85,18 @@ def create_engine(config: schema.Config) -> tuple[Broker, PresenceManager]:
         raise EngineNotAvailableError(
             f"unknown engine type {engine_type!r} in engine.type: expected 'memory' or 'redis'"
         )
-    broker_kind, broker_redis = engine_type, config.engine.redis
+    broker_kind, broker_redis, broker_key = engine_type, config.engine.redis, "engine.redis"
     if config.broker.enabled:
         if not config.broker.type:
             raise EngineNotAvailableError("broker.enabled needs broker.type")
         broker_kind, broker_redis = config.broker.type, config.broker.redis
-    presence_kind, presence_redis = engine_type, config.engine.redis
+        broker_key = "broker.redis"
+    presence_kind, presence_redis, presence_key = engine_type, config.engine.redis, "engine.redis"
     if config.presence_manager.enabled:
         if not config.presence_manager.type:
             raise EngineNotAvailableError("presence_manager.enabled needs presence_manager.type")
         presence_kind = config.presence_manager.type
         presence_redis = config.presence_manager.redis
-    presence = create_presence_manager(presence_kind, presence_redis)
-    return create_broker(broker_kind, config, broker_redis), presence
+        presence_key = "presence_manager.redis"
+    presence = create_presence_manager(presence_kind, presence_redis, presence_key)
+    return create_broker(broker_kind, config, broker_redis, broker_key), presence

@@ -9,6 +9,8 @@
 * ``rpc_proxy`` when some RPC namespace enables a proxy (PX-26, CH-10, P-39).
 
 GRPC proxy endpoints are not supported: they are reported and left uninstalled.
+Every proxy object's ``http.tls`` is built here, before anything listens: one that is
+enabled but cannot be honoured stops the start (``ConfigError``, PX-27).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from centripetal.proxy.config import (
     rpc_proxy_used,
 )
 from centripetal.proxy.handlers import ProxyHooks
+from centripetal.tls import proxy_contexts
 
 if TYPE_CHECKING:
     from centripetal.config.schema import Config, ProxyEndpoint
@@ -56,11 +59,12 @@ def _warn_grpc(config: Config) -> None:
 def install(node: Node) -> ProxyHooks | None:
     """Set the proxy hooks a configuration asks for on ``node``; return them (None: none).
 
-    Raises ``ValueError`` naming the key when a ``*_proxy_name`` is not in ``proxies``."""
+    Raises ``ValueError`` naming the key when a ``*_proxy_name`` is not in ``proxies`` or an
+    enabled ``http.tls`` cannot be honoured (``ConfigError``)."""
     config = node.config
     check_names(config)
     _warn_grpc(config)
-    proxy_hooks = ProxyHooks(node)
+    proxy_hooks = ProxyHooks(node, proxy_contexts(config))
     wanted: list[str] = []
     client = config.client.proxy
     if client.connect.enabled and _usable(client.connect, "client.proxy.connect"):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from centripetal.hub import Subscriber
     from centripetal.node import Node
     from centripetal.protocol import messages
+    from centripetal.tls import ClientTLS
 
 __all__ = ["ProxyHooks"]
 
@@ -36,16 +37,21 @@ logger = logging.getLogger("centripetal.proxy")
 class ProxyHooks:
     """The node's proxy hooks; one ``HTTPCaller`` (pool slot bound) per proxy object."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, tls: Mapping[int, ClientTLS] | None = None) -> None:
         self.node = node
         self._callers: dict[int, HTTPCaller] = {}
+        self._tls = dict(tls or {})  # id(proxy object) -> its http.tls (PX-27)
 
     def caller(self, kind: str, ep: ProxyEndpoint) -> HTTPCaller:
         """The caller of one proxy object (shared by every event using that object)."""
         caller = self._callers.get(id(ep))
         if caller is None:
             caller = self._callers[id(ep)] = HTTPCaller(
-                kind, ep, self.node.http_session, metrics=self.node.metrics
+                kind,
+                ep,
+                self.node.http_session,
+                metrics=self.node.metrics,
+                tls=self._tls.get(id(ep)),
             )
         return caller
 

@@ -1,10 +1,15 @@
-"""HTTP transport of one proxy object (spec PX-03, reliability R-11).
+"""HTTP transport of one proxy object (spec PX-03, PX-27, reliability R-11).
 
 One ``HTTPCaller`` per configured proxy object: POST to its endpoint through the node's
 pooled ``aiohttp.ClientSession``, at most ``MAX_IN_FLIGHT`` requests at once, the whole call
 (queueing included) bounded by the proxy's ``timeout``. A non-200 status is an error unless
-mapped by ``http.status_to_code_transforms``. Every fault - timeout, refused connection,
-unexpected status, unreadable body - raises error 100 (temporary): fail closed.
+mapped by ``http.status_to_code_transforms``. ``https://`` endpoints are verified with the
+system CAs, or as the proxy's ``http.tls`` says (its context and ``server_name`` are passed
+per request). An answer larger than ``http.max_response_size`` is refused: by its
+``Content-Length`` before any of the body is read, or as soon as a body of unknown length
+passes the cap. Every fault - timeout, refused connection, certificate that does not verify,
+unexpected status, oversized or unreadable body - raises error 100 (temporary) and is logged
+once: fail closed.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -26,12 +31,18 @@ if TYPE_CHECKING:
 
     from centripetal.config.schema import ProxyEndpoint
     from centripetal.observability.metrics import NodeMetrics
+    from centripetal.tls import ClientTLS
 
 __all__ = ["MAX_IN_FLIGHT", "HTTPCaller", "StatusTransform", "parse_transforms"]
 
 logger = logging.getLogger("centripetal.proxy")
 
 MAX_IN_FLIGHT = 256  # concurrent requests per proxy object
+READ_CHUNK = 65536  # bytes read at a time from a body of unknown length
+
+
+class _TooLarge(Exception):
+    """The backend's answer is over ``http.max_response_size``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,7 @@ class HTTPCaller:
         *,
         max_in_flight: int = MAX_IN_FLIGHT,
         metrics: NodeMetrics | None = None,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.kind = kind
         self.metrics = metrics
@@ -91,6 +103,15 @@ class HTTPCaller:
         self._session = session
         self._slots = asyncio.Semaphore(max_in_flight)
         self._transforms = parse_transforms(endpoint.http.status_to_code_transforms)
+        self.max_response_size = endpoint.http.max_response_size
+        name = getattr(endpoint, "name", "")
+        self.label = f"{kind} (proxy {name!r})" if name else kind
+        # per-request TLS of ``http.tls`` (PX-27); without it aiohttp verifies with system CAs
+        self._request_options: dict[str, Any] = {}
+        if tls is not None:
+            self._request_options["ssl"] = tls.context
+            if tls.server_name:
+                self._request_options["server_hostname"] = tls.server_name
 
     async def post(self, body: bytes, headers: CIMultiDict[str], client_id: str) -> bytes:
         """One proxy call. Raises ``CommandError``/``DisconnectRequest`` from a status
@@ -111,22 +132,51 @@ class HTTPCaller:
                 asyncio.timeout(self.timeout),
                 self._slots,
                 self._session().post(
-                    self.url, data=body, headers=headers, allow_redirects=False
+                    self.url,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    **self._request_options,
                 ) as resp,
             ):
                 if resp.status != 200:
                     self._status_fault(resp.status, client_id)
-                return await resp.read()
+                return await self._read(resp)
         except (CommandError, DisconnectRequest):
             raise
+        except _TooLarge as exc:
+            reason = str(exc)
         except TimeoutError:
             reason = f"timeout after {self.timeout:g}s"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
         logger.error(
-            "error proxying %s to %s for client %s: %s", self.kind, self.url, client_id, reason
+            "error proxying %s to %s for client %s: %s", self.label, self.url, client_id, reason
         )
         raise internal_error()
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, refused past ``max_response_size`` (0: no cap) without reading the rest;
+        the connection is then closed, never drained."""
+        cap = self.max_response_size
+        if cap <= 0:
+            return await resp.read()
+        length = resp.content_length
+        if length is not None and length > cap:
+            resp.close()
+            raise _TooLarge(
+                f"response too large: Content-Length {length} exceeds http.max_response_size {cap}"
+            )
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(READ_CHUNK):
+            body += chunk
+            if len(body) > cap:
+                resp.close()
+                raise _TooLarge(
+                    f"response too large: more than {cap} bytes (http.max_response_size) read "
+                    "and the body goes on"
+                )
+        return bytes(body)
 
     def _status_fault(self, status: int, client_id: str) -> None:
         transform = self._transforms.get(status)
@@ -138,7 +188,7 @@ class HTTPCaller:
                 raise DisconnectRequest(transform.disconnect.code, transform.disconnect.reason)
         logger.error(
             "error proxying %s to %s for client %s: unexpected HTTP status %d",
-            self.kind,
+            self.label,
             self.url,
             client_id,
             status,

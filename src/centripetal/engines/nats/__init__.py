@@ -2,15 +2,16 @@
 
 ``create_nats_broker(cfg)`` builds it from ``broker.nats`` (v6 keys; the v3 keys ``nats_url``,
 ``nats_prefix``, ``nats_dial_timeout``, ``nats_write_timeout`` arrive translated, EN-08).
+``broker.nats.tls`` connects over TLS only, verified as configured (``tls_context``).
 Needs the optional dependency ``nats-py`` (extra ``nats``).
 """
 
 from __future__ import annotations
 
-import ssl
 from typing import TYPE_CHECKING
 
 from centripetal.engines.base import EngineError
+from centripetal.tls import ClientTLS, client_context
 
 if TYPE_CHECKING:
     from centripetal.config import schema
@@ -19,21 +20,15 @@ if TYPE_CHECKING:
 __all__ = ["create_nats_broker", "tls_context"]
 
 
-def tls_context(tls: schema.TLS) -> ssl.SSLContext | None:
-    """A client TLS context for ``broker.nats.tls`` (``None`` when disabled).
-
-    ``server_ca_pem`` is PEM text; ``cert_pem``/``key_pem`` are PEM files for a client
-    certificate; ``insecure_skip_verify`` turns verification off.
-    """
+def tls_context(tls: schema.TLS, key: str = "broker.nats.tls") -> ClientTLS | None:
+    """The client TLS of ``broker.nats.tls`` (``None`` when disabled), built by
+    ``centripetal.tls``: PEM values as text, base64 or file paths; ``server_ca_pem`` replaces
+    the system CAs; ``cert_pem`` + ``key_pem`` present a client certificate;
+    ``insecure_skip_verify`` turns verification off; ``server_name`` is the name verified and
+    sent (nats-py's ``tls_hostname``). Raises ``ConfigError`` naming the key."""
     if not tls.enabled:
         return None
-    ctx = ssl.create_default_context(cadata=tls.server_ca_pem or None)
-    if tls.insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if tls.cert_pem and tls.key_pem:
-        ctx.load_cert_chain(tls.cert_pem, tls.key_pem)
-    return ctx
+    return client_context(tls, key)
 
 
 def create_nats_broker(cfg: schema.NatsBroker) -> NatsBroker:

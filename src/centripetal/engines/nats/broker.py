@@ -13,6 +13,11 @@ NATS keeps nothing (EN-08: no history, recovery or positioning), as in Centrifug
 and ``remove_history`` raise :class:`NotAvailableError` (error 108, E-108). Idempotency keys
 and versions are not checked: nothing remembers earlier publications.
 
+With ``broker.nats.tls`` the connection is TLS or nothing: nats-py upgrades only when the
+server's INFO says ``tls_required``, so ``_TLSOnlyClient`` also upgrades when it says
+``tls_available`` and fails the connection when the server offers neither (as the Go client
+does), instead of going on in plain text.
+
 The client library reconnects by itself and restores every subscription; after a reconnect
 ``handler.handle_pubsub_lost(channels)`` (when the handler has it) is told which channels may
 have missed messages. While disconnected every operation fails at once with ``EngineError``
@@ -24,12 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -45,6 +48,9 @@ from centripetal.engines.base import (
 )
 from centripetal.engines.base import Publication as Pub
 from centripetal.engines.nats import codec
+
+if TYPE_CHECKING:
+    from centripetal.tls import ClientTLS
 
 __all__ = ["NatsBroker", "NotAvailableError", "UnsupportedChannelError"]
 
@@ -70,6 +76,20 @@ def _has_wildcard(channel: str) -> bool:
     return "*" in channel or ">" in channel
 
 
+class _TLSOnlyClient(Client):
+    """A NATS client that never goes on in plain text once TLS is configured (EN-08)."""
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        if initial_connection and not info.get("tls_required"):
+            if not info.get("tls_available"):
+                raise NatsError(
+                    "nats: secure connection not available: broker.nats.tls is enabled but the "
+                    "server offers no TLS"
+                )
+            info["tls_required"] = True  # the server accepts TLS: upgrade before CONNECT
+        await super()._process_info(info, initial_connection)
+
+
 class NatsBroker:
     """``base.Broker`` over one NATS connection (EN-08)."""
 
@@ -80,7 +100,7 @@ class NatsBroker:
         prefix: str = "centrifugo",
         dial_timeout: float = 1.0,
         write_timeout: float = 1.0,
-        tls: ssl.SSLContext | None = None,
+        tls: ClientTLS | None = None,
         allow_wildcards: bool = False,
         reconnect_wait: float = RECONNECT_WAIT,
         wall_clock: Callable[[], float] = time.time,
@@ -94,6 +114,7 @@ class NatsBroker:
         self._dial_timeout = dial_timeout
         self._write_timeout = write_timeout
         self._tls = tls
+        self._last_error: Exception | None = None
         self._allow_wildcards = allow_wildcards
         self._reconnect_wait = reconnect_wait
         self._wall_clock = wall_clock
@@ -127,25 +148,33 @@ class NatsBroker:
         # The client retries forever once connected; the first connect gets one dial budget
         # per server, and a node whose NATS is unreachable fails to start (as Centrifugo).
         budget = self._dial_timeout * len(self._servers) + self._write_timeout
+        tls = self._tls
+        nc = _TLSOnlyClient() if tls is not None else Client()
+        options: dict[str, Any] = {}
+        if tls is not None:
+            options["tls"] = tls.context
+            if tls.server_name:
+                options["tls_hostname"] = tls.server_name
         try:
-            connect = nats.connect(
+            connect = nc.connect(
                 servers=self._servers,
                 connect_timeout=self._dial_timeout,  # type: ignore[arg-type]
                 reconnect_time_wait=self._reconnect_wait,  # type: ignore[arg-type]
                 max_reconnect_attempts=-1,
                 allow_reconnect=True,
                 no_echo=True,
-                tls=self._tls,
+                **options,
                 ping_interval=PING_INTERVAL,
                 flush_timeout=self._write_timeout,
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
             )
-            nc = await asyncio.wait_for(connect, budget)
+            await asyncio.wait_for(connect, budget)
         except (NatsError, OSError, TimeoutError) as exc:
             servers = ",".join(self._servers)
-            raise EngineError(f"nats: cannot connect to {servers}: {exc!r}") from exc
+            last = f" (last error: {self._last_error})" if self._last_error is not None else ""
+            raise EngineError(f"nats: cannot connect to {servers}: {exc!r}{last}") from exc
         self._nc = nc
         try:
             await nc.subscribe(self._control_subject, cb=self._on_control)
@@ -163,6 +192,7 @@ class NatsBroker:
                 await asyncio.wait_for(nc.close(), self._write_timeout + self._dial_timeout)
 
     async def _on_error(self, exc: Exception) -> None:
+        self._last_error = exc
         log.warning("nats broker: %r", exc)
 
     async def _on_disconnected(self) -> None:

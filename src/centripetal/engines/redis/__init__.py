@@ -10,7 +10,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from centripetal.engines.base import EngineError
-from centripetal.engines.redis.addresses import ShardAddress, parse_address, shard_addresses
+from centripetal.engines.redis.addresses import (
+    ShardAddress,
+    ShardTLS,
+    parse_address,
+    shard_addresses,
+    shard_tls,
+)
 from centripetal.engines.redis.broker import RedisBroker
 from centripetal.engines.redis.presence import RedisPresenceManager
 from centripetal.engines.redis.sharding import Shard, Timeouts, jump_hash, shard_index
@@ -23,6 +29,7 @@ __all__ = [
     "RedisPresenceManager",
     "Shard",
     "ShardAddress",
+    "ShardTLS",
     "Timeouts",
     "build_shards",
     "create_redis_engine",
@@ -30,14 +37,19 @@ __all__ = [
     "parse_address",
     "shard_addresses",
     "shard_index",
+    "shard_tls",
 ]
 
 
-def build_shards(redis_cfg: schema.RedisEngine) -> list[Shard]:
-    """One :class:`Shard` (with its own connection pool) per configured address (EN-04)."""
+def build_shards(redis_cfg: schema.RedisEngine, key: str = "engine.redis") -> list[Shard]:
+    """One :class:`Shard` (with its own connection pool) per configured address (EN-04).
+
+    ``key`` names the section in errors; TLS that cannot be honoured raises ``ConfigError``
+    before anything connects (EN-03)."""
     timeouts = Timeouts(connect=redis_cfg.connect_timeout, io=redis_cfg.io_timeout)
     return [
-        Shard(address, timeouts, redis_cfg.client_name) for address in shard_addresses(redis_cfg)
+        Shard(address, timeouts, redis_cfg.client_name, shard_tls(address, redis_cfg, key))
+        for address in shard_addresses(redis_cfg)
     ]
 
 

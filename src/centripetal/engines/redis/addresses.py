@@ -6,20 +6,29 @@ Every entry of ``engine.redis.address`` is one shard (EN-04). Accepted forms (EN
 ``redis+cluster://host:port?addr=…`` (EN-03 "cluster" seeds). ``engine.redis.sentinel_address``
 with ``sentinel_master_name``, or ``engine.redis.cluster_address``, describe one more shard
 kind each and replace the plain address list when set.
+
+TLS (EN-03): ``rediss://`` addresses and ``engine.redis.tls.enabled`` connect over TLS with
+the server certificate verified (system CAs, or ``tls.server_ca_pem``) unless
+``tls.insecure_skip_verify``; ``shard_tls`` turns the section into the contexts each shard uses
+and refuses what the Redis client cannot honour.
 """
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from centripetal.config.schema import TLS
+from centripetal.config.tree import ConfigError
 from centripetal.engines.base import EngineError
+from centripetal.tls import ClientTLS, client_context, load_pem
 
 if TYPE_CHECKING:
     from centripetal.config import schema
 
-__all__ = ["ShardAddress", "parse_address", "shard_addresses"]
+__all__ = ["ShardAddress", "ShardTLS", "parse_address", "shard_addresses", "shard_tls"]
 
 DEFAULT_PORT = 6379
 DEFAULT_SENTINEL_PORT = 26379
@@ -137,3 +146,64 @@ def shard_addresses(cfg: schema.RedisEngine) -> list[ShardAddress]:
         )
         for s in shards
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ShardTLS:
+    """TLS of one shard (EN-03): ``client`` for a single server's connections and every
+    PUB/SUB connection; ``cluster`` holds the redis-py ``ssl_*`` arguments of a Cluster client
+    (redis-py builds those contexts itself, from files)."""
+
+    client: ClientTLS
+    cluster: dict[str, Any] = field(default_factory=dict)
+
+
+def shard_tls(address: ShardAddress, cfg: schema.RedisEngine, key: str) -> ShardTLS | None:
+    """The TLS of one shard of section ``key`` (``engine.redis`` ...), ``None`` for plain TCP.
+
+    Raises ``ConfigError`` for what cannot be honoured: TLS to or through Sentinel, a
+    ``server_name`` for Redis Cluster (redis-py has no way to set it there), a Cluster client
+    certificate given inline rather than as file paths.
+    """
+    if cfg.sentinel_tls.enabled:
+        raise ConfigError(
+            f"{key}.sentinel_tls: TLS to Sentinel is not supported; refusing to connect in "
+            "plain text"
+        )
+    if not address.tls:
+        return None
+    tls = cfg.tls if cfg.tls.enabled else TLS()  # rediss:// alone: verified with system CAs
+    tkey = f"{key}.tls"
+    if address.kind == "sentinel":
+        raise ConfigError(
+            f"{tkey}: TLS with Redis Sentinel is not supported; refusing to connect in plain text"
+        )
+    client = client_context(tls, tkey)
+    if address.kind != "cluster":
+        return ShardTLS(client)
+    if tls.server_name:
+        raise ConfigError(
+            f"{tkey}.server_name: the Redis client cannot set a TLS server name for Redis Cluster "
+            "connections; remove it (each node is verified by its address)"
+        )
+    skip = tls.insecure_skip_verify
+    cluster: dict[str, Any] = {
+        "ssl": True,
+        "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+        "ssl_cert_reqs": "none" if skip else "required",
+        "ssl_check_hostname": not skip,
+    }
+    if tls.server_ca_pem:
+        ca = load_pem(tls.server_ca_pem, f"{tkey}.server_ca_pem")
+        cluster["ssl_ca_data"] = ca.data.decode("ascii", "replace")
+    if tls.cert_pem:
+        cert = load_pem(tls.cert_pem, f"{tkey}.cert_pem")
+        private = load_pem(tls.key_pem, f"{tkey}.key_pem")
+        if cert.file is None or private.file is None:
+            raise ConfigError(
+                f"{tkey}.cert_pem: Redis Cluster connections need the client certificate and key "
+                "as file paths (the Redis client reads them at every connect)"
+            )
+        cluster["ssl_certfile"] = cert.file
+        cluster["ssl_keyfile"] = private.file
+    return ShardTLS(client, cluster)

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio.connection import Connection, SSLConnection
+from redis.asyncio.connection import Connection
 
 from centripetal.engines.base import EngineError
-from centripetal.engines.redis.sharding import Shard
+from centripetal.engines.redis.sharding import Shard, TLSConnection
 
 __all__ = ["PubSubConnection"]
 
@@ -169,10 +169,14 @@ class PubSubConnection:
 
     async def _connect(self, attempt: int) -> Connection:
         host, port, kwargs = await self._shard.pubsub_target(attempt)
-        cls: type[Connection] = SSLConnection if self._shard.address.tls else Connection
-        if self._shard.address.tls:
-            kwargs["ssl_cert_reqs"] = "none"
-        conn = cls(host=host, port=port, socket_timeout=None, protocol=2, **kwargs)
+        conn: Connection
+        tls = self._shard.tls
+        if tls is not None:  # verified as configured (EN-03), never "none" behind the user's back
+            conn = TLSConnection(
+                tls=tls.client, host=host, port=port, socket_timeout=None, protocol=2, **kwargs
+            )
+        else:
+            conn = Connection(host=host, port=port, socket_timeout=None, protocol=2, **kwargs)
         await asyncio.wait_for(conn.connect(), self._io_timeout + self._shard.timeouts.connect)
         return conn
 
@@ -191,7 +195,12 @@ class PubSubConnection:
                 conn = await self._connect(attempt)
             except Exception as exc:
                 attempt += 1
-                log.warning("redis pubsub connect failed: %r; retry in %.2fs", exc, backoff)
+                log.warning(  # the message carries the reason (a TLS verification failure ...)
+                    "redis pubsub connect failed: %s: %s; retry in %.2fs",
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                )
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue

@@ -3,23 +3,29 @@
 A channel maps to one shard by Jump consistent hash (Lamping & Veach, 2014) over the 64-bit
 FNV-1a hash of the channel name; the same index serves PUB/SUB, history and presence keys, so
 everything about one channel lives on one shard.
+
+TLS (EN-03): a single server's pool and every PUB/SUB connection use ``TLSConnection``, which
+hands the context built from ``engine.redis.tls`` (``centripetal.tls``) and its ``server_name``
+to the socket; Cluster clients get redis-py's own ``ssl_*`` arguments (``addresses.shard_tls``).
 """
 
 from __future__ import annotations
 
-import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from centripetal.engines.redis.addresses import ShardAddress
+from centripetal.engines.redis.addresses import ShardAddress, ShardTLS
+from centripetal.tls import ClientTLS
 
-__all__ = ["Shard", "fnv1a_64", "jump_hash", "shard_index"]
+__all__ = ["Shard", "TLSConnection", "fnv1a_64", "jump_hash", "shard_index"]
 
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
@@ -51,6 +57,23 @@ def shard_index(channel: str, shards: int) -> int:
     return jump_hash(fnv1a_64(channel.encode()), shards)
 
 
+class TLSConnection(Connection):
+    """A redis-py connection over TLS with a context built by ``centripetal.tls``: the
+    verification settings, client certificate and ``server_name`` (SNI and the name checked)
+    of the configured TLS object, none of which redis-py's own ``SSLConnection`` can take."""
+
+    def __init__(self, *, tls: ClientTLS, **kwargs: Any) -> None:
+        self.tls = tls
+        super().__init__(**kwargs)
+
+    def _connection_arguments(self) -> Mapping[str, Any]:
+        args = dict(super()._connection_arguments())
+        args["ssl"] = self.tls.context
+        if self.tls.server_name:
+            args["server_hostname"] = self.tls.server_name
+        return args
+
+
 @dataclass(slots=True)
 class Timeouts:
     connect: float
@@ -64,8 +87,17 @@ class Shard:
     map failures to ``EngineError``. ``cluster`` shards wrap keys in hash tags (EN-06).
     """
 
-    def __init__(self, address: ShardAddress, timeouts: Timeouts, client_name: str = "") -> None:
+    def __init__(
+        self,
+        address: ShardAddress,
+        timeouts: Timeouts,
+        client_name: str = "",
+        tls: ShardTLS | None = None,
+    ) -> None:
+        if address.tls and tls is None:
+            raise ValueError("a TLS shard address needs its ShardTLS")
         self.address = address
+        self.tls = tls
         self.timeouts = timeouts
         self.cluster = address.kind == "cluster"
         self._sentinel: Sentinel | None = None
@@ -78,13 +110,11 @@ class Shard:
         }
         if client_name:
             common["client_name"] = client_name
-        if address.tls:
-            common["ssl"] = True
-            common["ssl_cert_reqs"] = ssl.CERT_NONE
         self.client: Redis | RedisCluster
         if address.kind == "cluster":
             nodes = [ClusterNode(h, p) for h, p in address.hosts]
-            self.client = RedisCluster(startup_nodes=nodes, **common)
+            cluster_tls = tls.cluster if tls is not None else {}
+            self.client = RedisCluster(startup_nodes=nodes, **common, **cluster_tls)
         elif address.kind == "sentinel":
             sentinel_kwargs: dict[str, Any] = {
                 "socket_connect_timeout": timeouts.connect,
@@ -96,6 +126,17 @@ class Shard:
                 address.hosts, sentinel_kwargs=sentinel_kwargs, db=address.db, **common
             )
             self.client = self._sentinel.master_for(address.master_name, db=address.db)
+        elif tls is not None:
+            host, port = address.hosts[0]
+            pool = ConnectionPool(
+                connection_class=TLSConnection,
+                host=host,
+                port=port,
+                db=address.db,
+                tls=tls.client,
+                **common,
+            )
+            self.client = Redis.from_pool(pool)
         else:
             host, port = address.hosts[0]
             self.client = Redis(host=host, port=port, db=address.db, **common)
