@@ -45,10 +45,12 @@ from centripetal.engines.base import (
 )
 from centripetal.engines.base import Publication as Pub
 from centripetal.engines.nats import codec
+from centripetal.observability.logs import describe_exception, failure_log
 
 __all__ = ["NatsBroker", "NotAvailableError", "UnsupportedChannelError"]
 
 log = logging.getLogger("centripetal.engines.nats")
+failures = failure_log("centripetal.engines.nats")  # one line per outage, repeats counted
 
 RECONNECT_WAIT = 0.5  # seconds between reconnect attempts
 PING_INTERVAL = 5  # seconds; two missed pongs drop the connection
@@ -163,7 +165,7 @@ class NatsBroker:
                 await asyncio.wait_for(nc.close(), self._write_timeout + self._dial_timeout)
 
     async def _on_error(self, exc: Exception) -> None:
-        log.warning("nats broker: %r", exc)
+        failures.failure("nats broker", exc, key=("error", type(exc)), level=logging.WARNING)
 
     async def _on_disconnected(self) -> None:
         if self._nc is not None:
@@ -178,8 +180,8 @@ class NatsBroker:
         if hook is not None and channels:
             try:
                 hook(channels)
-            except Exception:
-                log.exception("nats broker: lost-channels callback failed")
+            except Exception as exc:
+                failures.failure("nats broker lost-channels callback", exc)
 
     def _client(self) -> Client:
         nc = self._nc
@@ -257,8 +259,13 @@ class NatsBroker:
             return
         try:
             msg = codec.decode(payload)
-        except Exception:
-            log.warning("nats broker: dropping a malformed message on %r", channel)
+        except Exception as exc:
+            failures.failure(
+                f"nats broker message on {channel!r}",
+                f"malformed, dropped ({describe_exception(exc)})",
+                key="malformed message",
+                level=logging.WARNING,
+            )
             return
         if msg.kind == codec.KIND_PUB:
             assert msg.pub is not None
