@@ -32,12 +32,14 @@ import msgspec
 
 from centripetal.core.hooks import SubscribeOptions
 from centripetal.engines.base import StreamPosition
+from centripetal.observability.logs import failure_log
 
 if TYPE_CHECKING:
     from centripetal.config.schema import Override
     from centripetal.node import Node
 
 logger = logging.getLogger("centripetal.cluster")
+failures = failure_log("centripetal.cluster")
 
 INFO_INTERVAL = 3.0
 NODE_TTL = 7.0
@@ -196,7 +198,7 @@ class Cluster:
             try:
                 await self._publish(self.local_info())
             except Exception as exc:  # the broker may be down; try again next round
-                logger.warning("publishing node info failed: %s", exc)
+                failures.failure("publishing node info", exc, level=logging.WARNING)
             now = time.monotonic()
             for uid, (_, seen) in list(self.nodes.items()):
                 if now - seen > NODE_TTL:
@@ -353,8 +355,10 @@ class Cluster:
     def handle_control(self, data: bytes) -> None:
         try:
             env = _decoder.decode(data)
-        except msgspec.DecodeError:
-            logger.warning("undecodable control message ignored")
+        except Exception as exc:  # msgspec errors, RecursionError on deep nesting
+            failures.failure(
+                "control message", f"undecodable, ignored ({exc})", key="undecodable control"
+            )
             return
         if env.node == self.node.uid:
             return

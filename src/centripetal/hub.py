@@ -109,7 +109,7 @@ class _Encodings:
             try:
                 _raw_json.decode(self.pub.data)
                 ok = True
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # nesting too deep: not embeddable
                 ok = False
             self._json_ok = ok
         return ok

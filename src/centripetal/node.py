@@ -28,6 +28,7 @@ from centripetal.engines.memory.broker import MemoryBroker
 from centripetal.engines.memory.presence import MemoryPresenceManager
 from centripetal.hub import Hub, Subscriber
 from centripetal.observability import metrics
+from centripetal.observability.logs import failure_log
 from centripetal.observability.metrics import NodeMetrics
 from centripetal.timers import TimerQueue
 from centripetal.version import server_version
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from centripetal.core.session import ClientSession
 
 logger = logging.getLogger("centripetal.node")
+failures = failure_log("centripetal.node")
 
 
 class Node:
@@ -124,8 +126,10 @@ class Node:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("background task failed", exc_info=task.exception())
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            name = getattr(task.get_coro(), "__qualname__", task.get_name())
+            failures.failure(f"background task {name}", exc, key=(name, type(exc)))
 
     # -- session registry (P-97) ---------------------------------------------------------------
 

@@ -18,7 +18,10 @@ import logging
 import math
 from collections.abc import Callable
 
+from centripetal.observability.logs import failure_log
+
 logger = logging.getLogger("centripetal.timers")
+failures = failure_log("centripetal.timers")
 
 
 class Timer:
@@ -102,8 +105,9 @@ class TimerQueue:
             timer.queue = None
             try:
                 timer.callback()
-            except Exception:  # a failing callback must not stop the others
-                logger.exception("timer callback failed")
+            except Exception as exc:  # a failing callback must not stop the others
+                name = getattr(timer.callback, "__qualname__", type(timer.callback).__name__)
+                failures.failure(f"timer callback {name}", exc, key=(name, type(exc)))
         while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
             self._cancelled = max(0, self._cancelled - 1)

@@ -259,7 +259,8 @@ async def test_batch_api_23(node: Node) -> None:
             None,
             {"connections": {"user": "u"}},
             {"history": {"channel": "hist:z"}},
-            {"publish": {"channel": 5}},
+            {},
+            {"info": {}, "publish": {"channel": "plain:a", "data": {}}},
         ]
     }
     for parallel in (False, True):
@@ -271,7 +272,20 @@ async def test_batch_api_23(node: Node) -> None:
             {"error": {"code": 104, "message": "not found"}},
         ]
         assert set(res["replies"][4]["history"]) == {"publications", "epoch", "offset"}
-        assert res["replies"][5] == {"error": {"code": 107, "message": "bad request"}}
+        assert res["replies"][5] == {"error": {"code": 104, "message": "not found"}}
+        assert res["replies"][6] == {"publish": {}}  # Centrifugo's order: publish first
+
+
+async def test_batch_item_of_wrong_type_fails_the_whole_body_api_23_api_05(node: Node) -> None:
+    """Items are decoded with the batch body, as Centrifugo's ``DecodeBatch`` does."""
+    ok = {"publish": {"channel": "plain:a", "data": {}}}
+    for bad in (
+        {"publish": {"channel": 5}},
+        {"publish": {"channel": "plain:a", "data": {}, "version": 2**64}},
+        {"history": {"channel": "hist:z", "limit": 2**31}},
+        {"disconnect": {"disconnect": {"code": -1}}},
+    ):
+        assert await error_of(node, "batch", {"commands": [ok, bad]}) == 107
 
 
 async def test_legacy_body_api_03(node: Node) -> None:

@@ -4,7 +4,9 @@ decode(frame(encode(x))) == x for both codecs (P-02, P-03)."""
 from __future__ import annotations
 
 import json
+import typing
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -236,3 +238,79 @@ _replies = st.one_of(
 def test_reply_round_trip_both_codecs(replies: list[m.Reply]) -> None:
     assert jc.decode_replies(jc.frame([jc.encode_reply(r) for r in replies])) == replies
     assert pc.decode_replies(pc.frame([pc.encode_reply(r) for r in replies])) == replies
+
+
+# -- JSON-shaped hostile commands: never anything but DecodeError (P-13) -----------------------
+
+_any_int = st.integers() | st.sampled_from([2**64, 2**64 - 1, 2**63, -(2**63) - 1, 10**40, -1])
+_hostile_scalars = (
+    st.none()
+    | st.booleans()
+    | _any_int
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["\x00", "\ud800", "\U0010ffff"])
+)
+_hostile_json = st.recursive(
+    _hostile_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_REQUESTS = [f.name for f in msgspec.structs.fields(m.Command) if f.name != "id"]
+_SHAPED = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def json_shaped_commands(draw: st.DrawFn) -> bytes:
+    """A command object whose request holds the request's real field names (and others)
+    with values of any JSON type, integers of any size, sometimes a deeply nested value."""
+    request = draw(st.sampled_from(_REQUESTS))
+    cls = type(getattr(m.Command(**{request: _request_cls(request)()}), request))
+    names = [f.name for f in msgspec.structs.fields(cls)] or ["x"]
+    body = draw(st.dictionaries(st.sampled_from(names) | st.text(max_size=4), _hostile_json))
+    cmd: dict[str, object] = {request: body}
+    if draw(st.booleans()):
+        cmd["id"] = draw(_any_int | _hostile_json)
+    text = json.dumps(cmd, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 9)) == 0:  # nesting too deep somewhere in the request
+        depth = draw(st.sampled_from([1_000, 5_000, 100_000]))
+        deep = b"[" * depth + b"]" * depth
+        text = text.replace(
+            b"{", b'{"' + draw(st.sampled_from(names)).encode() + b'":' + deep + b",", 1
+        )
+    return text
+
+
+def _request_cls(name: str) -> type[msgspec.Struct]:
+    for f in msgspec.structs.fields(m.Command):
+        if f.name == name:
+            return next(a for a in typing.get_args(f.type) if a is not type(None))
+    raise KeyError(name)
+
+
+@_SHAPED
+@given(st.lists(json_shaped_commands(), min_size=1, max_size=3))
+def test_json_decoder_on_json_shaped_hostile_commands(lines: list[bytes]) -> None:
+    frame = b"\n".join(lines)
+    _check_decode(jc.decode_commands, frame)
+    _check_decode(lambda f: jc.decode_commands(f, max_commands=2), frame)
+
+
+@FUZZ
+@given(st.binary(max_size=512), st.integers(0, 4))
+def test_max_commands_never_raises_anything_else(frame: bytes, limit: int) -> None:
+    _check_decode(lambda f: jc.decode_commands(f, max_commands=limit), frame)
+    _check_decode(lambda f: pc.decode_commands(f, max_commands=limit), frame)
+
+
+@_SHAPED
+@given(st.binary(max_size=256) | json_shaped_commands())
+def test_detection_never_raises_on_any_first_frame(frame: bytes) -> None:
+    from centripetal.protocol.codec import get_codec
+    from centripetal.protocol.detect import choose_codec
+
+    for name in ("json", "protobuf"):
+        codec = get_codec(name)
+        assert choose_codec(codec, frame).binary == codec.binary

@@ -5,6 +5,10 @@ The executor knows nothing of HTTP: the new-format handler, the legacy ``POST /a
 and ``batch`` all call the same methods through ``METHODS``. User-targeted methods
 (subscribe, unsubscribe, disconnect, refresh) act on the connections of this node; they are
 the only node for now (a broker-level control channel will carry them to other nodes).
+
+Error 100 means an internal failure (an engine outage, a bug), never bad input: a request
+that does not decode is ``Method.decode``'s ``ApiError(107)`` (HTTP 400 in the new format,
+API-05). Failures are logged as one line each, repeats summarised (``observability.logs``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,7 @@ from centripetal.engines.base import (
     StreamPosition,
     UnrecoverablePositionError,
 )
+from centripetal.observability.logs import describe_exception, failure_log
 
 if TYPE_CHECKING:
     from centripetal.config.schema import ChannelOptions
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "Executor", "Method"]
 
-logger = logging.getLogger("centripetal.api")
+failures = failure_log("centripetal.api")
 
 DEFAULT_DISCONNECT = (3503, "force disconnect")  # API-14, D-3503
 UNSUBSCRIBE_SERVER = 2000  # API-13, U-2000
@@ -127,7 +131,9 @@ class Executor:
                 version_epoch=req.version_epoch,
             )
         except EngineError as exc:
-            logger.exception("publish to %r failed", channel)
+            failures.failure(
+                f"publish to {channel!r}", exc, key=("publish", describe_exception(exc))
+            )
             raise ApiError(exc.code) from None
         if position.offset or position.epoch:
             return m.PublishResult(offset=position.offset, epoch=position.epoch)
@@ -172,8 +178,12 @@ class Executor:
             )
         except EngineError as exc:
             raise ApiError(exc.code) from None
-        except Exception:
-            logger.exception("server-side subscribe of %s to %r failed", req.user, req.channel)
+        except Exception as exc:
+            failures.failure(
+                f"server-side subscribe of user {req.user!r} to {req.channel!r}",
+                exc,
+                key=("subscribe", describe_exception(exc)),
+            )
             raise ApiError(100) from None
         return EMPTY
 
@@ -181,9 +191,10 @@ class Executor:
         if req.channel:
             self._options(req.channel)
         await self._cluster_call(
+            "unsubscribe",
             self.node.cluster.unsubscribe(
                 Target(req.user, req.client, req.session), req.channel, UNSUBSCRIBE_SERVER
-            )
+            ),
         )
         return EMPTY
 
@@ -192,30 +203,34 @@ class Executor:
         if req.disconnect is not None:
             code, reason = req.disconnect.code, req.disconnect.reason
         await self._cluster_call(
+            "disconnect",
             self.node.cluster.disconnect(
                 Target(req.user, req.client, req.session), code, reason, list(req.whitelist)
-            )
+            ),
         )
         return EMPTY
 
     async def refresh(self, req: m.RefreshRequest) -> m.EmptyResult:
         info = bytes(req.info) or None
         await self._cluster_call(
+            "refresh",
             self.node.cluster.refresh(
                 Target(req.user, req.client, req.session),
                 expired=req.expired,
                 expire_at=req.expire_at,
                 info=info,
-            )
+            ),
         )
         return EMPTY
 
-    async def _cluster_call(self, call: Coroutine[Any, Any, None]) -> None:
+    async def _cluster_call(self, what: str, call: Coroutine[Any, Any, None]) -> None:
         """Run a command on every node (EN-10); a broker failure is error 100."""
         try:
             await call
         except EngineError as exc:
-            logger.exception("control command failed")
+            failures.failure(
+                f"{what} control command", exc, key=("control", describe_exception(exc))
+            )
             raise ApiError(exc.code) from None
 
     # -- presence (API-16, API-17) ---------------------------------------------------------------
@@ -261,7 +276,9 @@ class Executor:
         except UnrecoverablePositionError:
             raise ApiError(112) from None
         except EngineError as exc:
-            logger.exception("history of %r failed", req.channel)
+            failures.failure(
+                f"history of {req.channel!r}", exc, key=("history", describe_exception(exc))
+            )
             raise ApiError(exc.code) from None
         pubs = [
             m.PublicationOut(
@@ -325,17 +342,22 @@ class Executor:
             return {"replies": list(replies)}
         return {"replies": [await self._batch_one(c) for c in req.commands]}
 
-    async def _batch_one(self, command: dict[str, msgspec.Raw] | None) -> dict[str, Any]:
-        if not command:
+    async def _batch_one(self, command: m.BatchCommand | None) -> dict[str, Any]:
+        """One batch item, decoded with the batch body: ``null`` is 107; the first method
+        present runs (Centrifugo's order, ``BATCH_METHODS``); none is 104 (API-23)."""
+        if command is None:
             return {"error": m.ErrorOut(107, "bad request")}
-        for name, raw in command.items():
-            method = METHODS.get(name)
-            if method is None or name == "batch":
+        for name in m.BATCH_METHODS:
+            req = getattr(command, name)
+            if req is None:
                 continue
             try:
-                result = await method.call(self, bytes(raw))
+                result = await METHODS[name].func(self, req)
             except ApiError as exc:
                 return {"error": m.ErrorOut(exc.code, exc.message)}
+            except Exception as exc:  # an internal failure of this item: error 100
+                failures.failure(f"server API {name} in batch", exc, key=("batch", name, type(exc)))
+                return {"error": m.ErrorOut(100, "internal server error")}
             return {name: result}
         return {"error": m.ErrorOut(104, "not found")}
 
@@ -356,16 +378,18 @@ class Method:
         self.func = func
 
     def decode(self, body: bytes) -> Any:
-        """Raises ``msgspec.DecodeError`` (HTTP 400 in the new format, 107 elsewhere)."""
-        return self.decoder.decode(body)
+        """The typed request of ``body``. Raises ``ApiError(107)`` - HTTP 400 ``Bad Request``
+        in the new format (API-05), error 107 elsewhere (API-03) - and nothing else when the
+        body does not decode: malformed JSON, wrong types, integers outside their
+        ``api.proto`` type, nesting too deep (``RecursionError`` inside msgspec)."""
+        try:
+            return self.decoder.decode(body)
+        except Exception:  # every way a body can fail to decode is the caller's fault
+            raise ApiError(107) from None
 
     async def call(self, executor: Executor, params: bytes) -> Any:
         """Decode ``params`` and run; undecodable params are a bad request (107)."""
-        try:
-            req = self.decoder.decode(params)
-        except msgspec.DecodeError:
-            raise ApiError(107) from None
-        return await self.func(executor, req)
+        return await self.func(executor, self.decode(params))
 
 
 METHODS: dict[str, Method] = {

@@ -1,9 +1,13 @@
 """HTTP endpoints of the server API on aiohttp (spec §3: API-01..API-09, TV-15, TV-16).
 
 * ``POST <http_api.handler_prefix>/<method>``: the body is the request object; the answer is
-  ``{"result": …}`` or ``{"error": …}`` with HTTP 200 (API-01, API-02). Undecodable JSON is
-  HTTP 400 ``Bad Request`` (API-05); other HTTP methods get 405 from the router.
-* ``POST <http_api.handler_prefix>``: the legacy newline-delimited format (API-03).
+  ``{"result": …}`` or ``{"error": …}`` with HTTP 200 (API-01, API-02). A body that does not
+  decode - malformed JSON, wrong types, integers outside their ``api.proto`` range, nesting
+  too deep, a bad batch item - is HTTP 400 ``Bad Request`` (API-05); other HTTP methods get
+  405 from the router. No body makes the server answer 5xx or error 100: those mean an
+  internal failure.
+* ``POST <http_api.handler_prefix>``: the legacy newline-delimited format (API-03): a line
+  that is not a command object is HTTP 400, bad params of one command its error 107.
 * Every route checks the API key first (API-04): ``X-API-Key``, else ``Authorization: apikey``,
   else ``?api_key=``; failures are HTTP 401 with an empty body.
 * Transport error mode (API-06): ``http_api.error_mode: transport`` or the request header
@@ -16,7 +20,6 @@ is one typed decode, one executor call and one small encode.
 from __future__ import annotations
 
 import hmac
-import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -26,6 +29,7 @@ from aiohttp import web
 from centripetal.api.errors import ApiError, transport_status
 from centripetal.api.executor import METHODS, Executor, Method
 from centripetal.api.legacy import LegacyDecodeError, run_legacy
+from centripetal.observability.logs import failure_log
 
 if TYPE_CHECKING:
     from centripetal.config.schema import HttpAPI
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ApiAuth", "MethodHandler", "add_api_routes", "method_handlers"]
 
-logger = logging.getLogger("centripetal.api")
+failures = failure_log("centripetal.api")
 
 ERROR_MODE_HEADER = "X-Centrifugo-Error-Mode"
 JSON = "application/json"
@@ -103,27 +107,28 @@ class MethodHandler:
 
     async def call(self, body: bytes, error_mode: str | None) -> tuple[int, bytes]:
         """Run the method on a request body; ``(HTTP status, JSON body)`` — the same answer
-        whichever HTTP server carried the request."""
+        whichever HTTP server carried the request. Never raises: an undecodable body is
+        ``(400, b"Bad Request")`` (API-05), an internal failure error 100 (logged once)."""
         method = self.method
         try:
             req = method.decoder.decode(body)
-        except msgspec.DecodeError:
+        except Exception:  # malformed, wrong types, out of range, too deep (API-05)
             return 400, b"Bad Request"
         started = time.perf_counter()
         metrics = self.executor.node.metrics
         try:
             result = await method.func(self.executor, req)
+            encoded = _encode(result)
         except ApiError as exc:
             metrics.observe_api(method.name, time.perf_counter() - started, exc.code)
             return self._error(error_mode, exc)
-        except Exception:
-            logger.exception("server API %s failed", method.name)
+        except Exception as exc:
+            failures.failure(f"server API {method.name}", exc, key=(method.name, type(exc)))
             metrics.observe_api(method.name, time.perf_counter() - started, 100)
             return self._error(error_mode, ApiError(100))
         metrics.observe_api(method.name, time.perf_counter() - started)
         if method.name == "batch":  # API-23: no result wrapper
-            return 200, _encode(result)
-        encoded = _encode(result)
+            return 200, encoded
         if encoded == b"{}":
             return 200, EMPTY_RESULT
         return 200, b'{"result":' + encoded + b"}"
@@ -157,8 +162,8 @@ class _LegacyHandler:
             out = await run_legacy(self.executor, body)
         except LegacyDecodeError:
             return _bad_request()
-        except Exception:
-            logger.exception("legacy server API request failed")
+        except Exception as exc:  # a bug: commands' own failures are in their replies
+            failures.failure("legacy server API request", exc, key=("legacy", type(exc)))
             return web.Response(status=500, text="Internal Server Error")
         return web.Response(body=out, content_type=JSON)
 

@@ -4,6 +4,11 @@ Each line is ``{"id"?: n, "method": "publish" | 0, "params": {...}}``; ``method`
 case-insensitive name or the legacy enum number. Replies are newline-delimited
 ``{"id"?, "result"|"error"}`` in the same order. The HTTP side (empty body 400, shutdown 503)
 lives in ``api.http``.
+
+A line that does not decode as a command (malformed JSON, ``id`` outside uint32, ``method``
+neither a string nor an int32, nesting too deep) makes the whole request HTTP 400; params
+that do not decode for their method answer that command with error 107, and an internal
+failure of one command answers it with error 100 - as Centrifugo's ``handler_legacy.go``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import msgspec
 from centripetal.api import messages as m
 from centripetal.api.errors import ApiError
 from centripetal.api.executor import METHODS
+from centripetal.observability.logs import failure_log
 
 if TYPE_CHECKING:
     from centripetal.api.executor import Executor
@@ -40,6 +46,7 @@ LEGACY_METHODS: dict[int, str] = {
 
 _decoder = msgspec.json.Decoder(m.LegacyCommand)
 _encoder = msgspec.json.Encoder()
+failures = failure_log("centripetal.api")
 
 
 class LegacyDecodeError(ValueError):
@@ -54,8 +61,8 @@ def parse_commands(body: bytes) -> list[m.LegacyCommand]:
             continue
         try:
             commands.append(_decoder.decode(line))
-        except msgspec.DecodeError as exc:
-            raise LegacyDecodeError(str(exc)) from None
+        except Exception as exc:  # msgspec errors, RecursionError on deep nesting
+            raise LegacyDecodeError(str(exc) or type(exc).__name__) from None
     return commands
 
 
@@ -77,6 +84,9 @@ async def run_command(executor: Executor, cmd: m.LegacyCommand) -> dict[str, Any
         reply["result"] = await METHODS[name].call(executor, params or b"null")
     except ApiError as exc:
         reply["error"] = m.ErrorOut(exc.code, exc.message)
+    except Exception as exc:  # an internal failure of this command: error 100
+        failures.failure(f"legacy server API {name}", exc, key=("legacy", name, type(exc)))
+        reply["error"] = m.ErrorOut(100, "internal server error")
     return reply
 
 

@@ -4,15 +4,25 @@ Field names follow the API schema (``centrifugo-api.swagger.json``). ``data`` an
 raw embedded JSON (``msgspec.Raw``); ``b64data``/``b64info`` carry standard base64 and take
 precedence (API-08). Results encode with ``omit_defaults``: fields without a default are always
 emitted (API-17, API-18, API-21), the others only when set, as Centrifugo's omitempty does.
+
+Integer fields carry the range of their type in Centrifugo's ``api.proto`` (``limit`` int32,
+``expire_at`` int64, ``version`` and ``offset`` uint64, ``disconnect.code`` uint32; the legacy
+``id`` uint32 and ``method`` int32): a body holding a number outside it, a float where an
+integer goes, or any other wrong type fails to decode like malformed JSON - HTTP 400 for a
+method body (API-05), error 107 for the params of one legacy command (API-03).
 """
 
 from __future__ import annotations
 
 import msgspec
 
+from centripetal.protocol.ints import Int32, Int64, Uint32, Uint64, check_uint64
+
 __all__ = [
+    "BATCH_METHODS",
     "EMPTY_RAW",
     "NULL_RAW",
+    "BatchCommand",
     "BatchRequest",
     "BoolValue",
     "BroadcastRequest",
@@ -64,10 +74,13 @@ class _Out(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class PositionIn(_Req):
-    """``StreamPosition`` (``since``, ``recover_since``)."""
+    """``StreamPosition`` (``since``, ``recover_since``): ``offset`` uint64."""
 
-    offset: int = 0
+    offset: Uint64 = 0
     epoch: str = ""
+
+    def __post_init__(self) -> None:
+        check_uint64(self, ("offset",))
 
 
 class BoolValue(_Req):
@@ -85,7 +98,9 @@ class SubscribeOverride(_Req):
 
 
 class DisconnectSpec(_Req):
-    code: int = 0
+    """``Disconnect`` of API-14: ``code`` uint32."""
+
+    code: Uint32 = 0
     reason: str = ""
 
 
@@ -99,8 +114,11 @@ class PublishRequest(_Req):
     tags: dict[str, str] | None = None
     idempotency_key: str = ""
     delta: bool = False
-    version: int = 0
+    version: Uint64 = 0
     version_epoch: str = ""
+
+    def __post_init__(self) -> None:
+        check_uint64(self, ("version",))
 
 
 class BroadcastRequest(_Req):
@@ -113,8 +131,11 @@ class BroadcastRequest(_Req):
     tags: dict[str, str] | None = None
     idempotency_key: str = ""
     delta: bool = False
-    version: int = 0
+    version: Uint64 = 0
     version_epoch: str = ""
+
+    def __post_init__(self) -> None:
+        check_uint64(self, ("version",))
 
 
 class SubscribeRequest(_Req):
@@ -122,7 +143,7 @@ class SubscribeRequest(_Req):
 
     channel: str = ""
     user: str = ""
-    expire_at: int = 0
+    expire_at: Int64 = 0
     info: msgspec.Raw = EMPTY_RAW
     b64info: str = ""
     client: str = ""
@@ -158,7 +179,7 @@ class RefreshRequest(_Req):
     user: str = ""
     client: str = ""
     expired: bool = False
-    expire_at: int = 0
+    expire_at: Int64 = 0
     info: msgspec.Raw = EMPTY_RAW
     session: str = ""
 
@@ -179,7 +200,7 @@ class HistoryRequest(_Req):
     """API-18."""
 
     channel: str = ""
-    limit: int = 0
+    limit: Int32 = 0
     since: PositionIn | None = None
     reverse: bool = False
 
@@ -207,18 +228,43 @@ class RPCRequest(_Req):
     params: msgspec.Raw = EMPTY_RAW
 
 
-class BatchRequest(_Req):
-    """API-23: each command is an object keyed by method name; ``null`` is allowed (107)."""
+class BatchCommand(_Req):
+    """API-23: one ``Command`` of a batch, decoded with the batch body (a bad item makes the
+    whole body undecodable: HTTP 400, API-05). Fields in the order Centrifugo tries them;
+    the first one present runs, none is 104; unknown keys are ignored."""
 
-    commands: list[dict[str, msgspec.Raw] | None] = []
+    publish: PublishRequest | None = None
+    broadcast: BroadcastRequest | None = None
+    subscribe: SubscribeRequest | None = None
+    unsubscribe: UnsubscribeRequest | None = None
+    disconnect: DisconnectRequest | None = None
+    history: HistoryRequest | None = None
+    history_remove: HistoryRemoveRequest | None = None
+    presence: PresenceRequest | None = None
+    presence_stats: PresenceStatsRequest | None = None
+    info: EmptyRequest | None = None
+    rpc: RPCRequest | None = None
+    refresh: RefreshRequest | None = None
+    channels: ChannelsRequest | None = None
+
+
+BATCH_METHODS: tuple[str, ...] = tuple(f.name for f in msgspec.structs.fields(BatchCommand))
+"""The method names a batch command can carry, in the order they are tried (API-23)."""
+
+
+class BatchRequest(_Req):
+    """API-23: ``null`` commands are allowed (answered 107)."""
+
+    commands: list[BatchCommand | None] = []
     parallel: bool = False
 
 
 class LegacyCommand(_Req):
-    """API-03: one line of the legacy ``POST /api`` body."""
+    """API-03: one line of the legacy ``POST /api`` body; ``id`` uint32, ``method`` a name or
+    an int32 enum number (a line outside those types is undecodable: HTTP 400)."""
 
-    id: int = 0
-    method: str | int = 0
+    id: Uint32 = 0
+    method: str | Int32 = 0
     params: msgspec.Raw = EMPTY_RAW
 
 

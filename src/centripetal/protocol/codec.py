@@ -33,8 +33,12 @@ class Codec(Protocol):
     slot: int  # small distinct integer per codec: keys per-codec caches on the fan-out path
     legacy: bool  # True: client protocol v1 (spec §2): client pings, no server pings (L-09)
 
-    def decode_commands(self, frame: bytes) -> list[Command]:
-        """All commands of one inbound frame; raises ``DecodeError`` (-> 3501, P-13)."""
+    def decode_commands(self, frame: bytes, *, max_commands: int = 0) -> list[Command]:
+        """All commands of one inbound frame. Raises ``DecodeError`` (-> 3501, P-13) and
+        nothing else, whatever ``frame`` holds: malformed or truncated input, nesting too
+        deep, integers outside their protobuf type, or more than ``max_commands`` commands
+        (0: no limit; counted before any command is decoded, so an over-long frame costs no
+        per-command objects)."""
         ...
 
     def encode_reply(self, reply: Reply) -> bytes:

@@ -5,7 +5,8 @@ decides: a first JSON command with ``method`` or ``params`` and no v2 request fi
 is a first protobuf command carrying field 2 or 3 (``method``, ``params``), which v2's
 ``Command`` reserves. A first command holding nothing but ``id`` is a v1 CONNECT with no
 params (``method`` omitted, L-02): in v2 it would be a protocol violation anyway (P-20).
-Anything undecodable stays v2, whose decoder then rejects it (3501, P-13).
+Anything undecodable stays v2, whose decoder then rejects it (3501, P-13): detection never
+raises, whatever the first frame holds (nesting too deep, invalid UTF-8, huge numbers).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from centripetal.protocol.codec import Codec, DecodeError
+from centripetal.protocol.codec import Codec
 from centripetal.protocol.protobuf_codec import read_uvarint
 from centripetal.protocol.v1 import get_legacy_codec
 
@@ -29,35 +30,41 @@ def forced_version(query: Mapping[str, str]) -> str:
     return value if value in ("v1", "v2") else ""
 
 
+_first_keys = msgspec.json.Decoder(dict[str, msgspec.Raw])  # values skipped, not built
+
+
 def is_v1_json(frame: bytes) -> bool:
-    """Whether the first command of a JSON frame is a v1 command (L-02, L-50)."""
-    for line in bytes(frame).split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            obj = msgspec.json.decode(line)
-        except msgspec.DecodeError:
-            return False
-        if not isinstance(obj, dict) or not obj:
-            return False
-        return set(obj) <= _V1_JSON_KEYS and bool(
-            obj.get("id") or "method" in obj or "params" in obj
-        )
+    """Whether the first command of a JSON frame is a v1 command (L-02, L-50); False for
+    anything undecodable."""
+    try:
+        for line in bytes(frame).split(b"\n"):
+            if line.strip():
+                return _is_v1_command(_first_keys.decode(line))
+    except Exception:  # undecodable: v2, whose decoder rejects it (P-13)
+        return False
     return False
+
+
+def _is_v1_command(obj: dict[str, msgspec.Raw]) -> bool:
+    if not obj or not set(obj) <= _V1_JSON_KEYS:
+        return False
+    if "method" in obj or "params" in obj:
+        return True
+    return bool(msgspec.json.decode(obj["id"]))
 
 
 def is_v1_protobuf(frame: bytes) -> bool:
     """Whether the first command of a protobuf frame carries only v1 envelope fields (1, 2, 3)
     and is not empty (L-02)."""
-    frame = bytes(frame)
     try:
+        frame = bytes(frame)
         size, pos = read_uvarint(frame, 0)
         if size > len(frame) - pos:
             return False
         from centripetal.protocol.v1.protobuf_codec import read_fields
 
         numbers = {number for number, _, _ in read_fields(frame[pos : pos + size])}
-    except DecodeError:
+    except Exception:  # undecodable: v2, whose decoder rejects it (P-13)
         return False
     return bool(numbers) and numbers <= {1, 2, 3}
 
@@ -69,7 +76,10 @@ def is_v1_frame(frame: bytes, binary: bool) -> bool:
 
 def choose_codec(codec: Codec, frame: bytes) -> Codec:
     """The codec for a connection opened with the v2 ``codec`` whose first frame is ``frame``:
-    its v1 sibling when the frame is v1 (L-59), else ``codec`` itself."""
-    if not codec.legacy and is_v1_frame(frame, codec.binary):
-        return get_legacy_codec(codec.name)
+    its v1 sibling when the frame is v1 (L-59), else ``codec`` itself. Never raises."""
+    try:
+        if not codec.legacy and is_v1_frame(frame, codec.binary):
+            return get_legacy_codec(codec.name)
+    except Exception:  # undecodable: v2, whose decoder rejects it (P-13)
+        return codec
     return codec

@@ -1,20 +1,30 @@
-"""JSON client protocol codec (spec §1.1, P-02, P-07..P-11, HR-09).
+"""JSON client protocol codec (spec §1.1, P-02, P-07..P-11, P-13, HR-09).
 
 Messages are JSON objects with snake_case proto names (P-07). Payload fields are embedded as
 raw JSON, with raw ``\\n`` bytes stripped on output (P-08). Frames join messages with ``\\n``,
 no trailing newline (P-02). Decoding reads ``bytes`` payloads as the raw JSON text of the field.
 Zero values are omitted except the P-10 fields; result objects are kept even when empty (P-11).
+
+Decoding is strict where Go's is: integers must fit their protobuf type (``client.proto``), so
+``"offset": 1e40`` or ``"id": -1`` is a malformed command like any other undecodable input —
+``DecodeError``, which closes the connection with 3501 (P-13). Nothing but ``DecodeError`` leaves
+the decoder, whatever the bytes (nesting too deep included).
 """
 
 from __future__ import annotations
 
+import re
 import sys
+from itertools import islice
 from typing import Any
 
 import msgspec
+from google.protobuf.descriptor import FieldDescriptor
 
 from centripetal.engines.base import ClientInfo
 from centripetal.protocol import _fields as F
+from centripetal.protocol import client_pb2 as pb
+from centripetal.protocol import ints
 from centripetal.protocol import messages as m
 from centripetal.protocol.codec import PushEncoders
 from centripetal.protocol.codes import DecodeError
@@ -22,6 +32,7 @@ from centripetal.protocol.codes import DecodeError
 __all__ = [
     "JSON_CODEC",
     "JsonCodec",
+    "check_line_count",
     "decode_commands",
     "decode_replies",
     "encode_command",
@@ -49,13 +60,61 @@ def _mirror_name(cls: type) -> str:
     return "_J" + cls.__name__
 
 
+_FD = FieldDescriptor
+_PB_RANGES: dict[int, tuple[int, int]] = {
+    _FD.TYPE_INT32: (ints.INT32_MIN, ints.INT32_MAX),
+    _FD.TYPE_SINT32: (ints.INT32_MIN, ints.INT32_MAX),
+    _FD.TYPE_SFIXED32: (ints.INT32_MIN, ints.INT32_MAX),
+    _FD.TYPE_ENUM: (ints.INT32_MIN, ints.INT32_MAX),
+    _FD.TYPE_UINT32: (0, ints.UINT32_MAX),
+    _FD.TYPE_FIXED32: (0, ints.UINT32_MAX),
+    _FD.TYPE_INT64: (ints.INT64_MIN, ints.INT64_MAX),
+    _FD.TYPE_SINT64: (ints.INT64_MIN, ints.INT64_MAX),
+    _FD.TYPE_SFIXED64: (ints.INT64_MIN, ints.INT64_MAX),
+    _FD.TYPE_UINT64: (0, ints.UINT64_MAX),
+    _FD.TYPE_FIXED64: (0, ints.UINT64_MAX),
+}
+
+
+def int_range(cls: type, name: str) -> tuple[int, int]:
+    """The range of the integer field ``name`` of message ``cls``, from its protobuf type in
+    ``client.proto`` (the generated ``client_pb2`` descriptors)."""
+    field = getattr(pb, cls.__name__).DESCRIPTOR.fields_by_name[name]
+    return _PB_RANGES[field.type]
+
+
+def _uint64_post_init(names: tuple[str, ...]) -> Any:
+    """``__post_init__`` checking the upper bound of the mirror's uint64 fields (msgspec
+    reports the ``ValueError`` as a validation error). Request messages have one such field:
+    it gets a check without a loop, as it runs for every subscribe command."""
+    if len(names) == 1:
+        (name,) = names
+
+        def __post_init__(self: Any) -> None:
+            if getattr(self, name) > ints.UINT64_MAX:
+                raise ValueError(f"`{name}` out of range for uint64")
+
+        return __post_init__
+
+    def __post_init_many__(self: Any) -> None:
+        ints.check_uint64(self, names)
+
+    return __post_init_many__
+
+
 def _build_mirrors() -> None:
     module = sys.modules[__name__]
     for cls in F.message_classes():
         fields: list[tuple[str, Any, Any]] = []
+        uint64: list[str] = []
         for info, spec in zip(msgspec.structs.fields(cls), F.specs(cls), strict=True):
             sub = _mirror_name(spec.cls) if spec.cls is not None else ""
-            if spec.kind == F.RAW:
+            if info.type is int:  # bounded by the protobuf type (P-13)
+                lo, hi = int_range(cls, info.name)
+                if hi == ints.UINT64_MAX:
+                    uint64.append(info.name)
+                fields.append((info.name, ints.int_type(lo, hi), info.default))
+            elif spec.kind == F.RAW:
                 fields.append((info.name, msgspec.Raw, msgspec.Raw()))
             elif spec.kind == F.MSG:
                 fields.append((info.name, f"{sub} | None", None))
@@ -67,7 +126,10 @@ def _build_mirrors() -> None:
                 fields.append((info.name, info.type, msgspec.field(default_factory=list)))
             else:
                 fields.append((info.name, info.type, info.default))
-        mirror = msgspec.defstruct(_mirror_name(cls), fields, kw_only=True, module=__name__)
+        namespace = {"__post_init__": _uint64_post_init(tuple(uint64))} if uint64 else None
+        mirror = msgspec.defstruct(
+            _mirror_name(cls), fields, kw_only=True, module=__name__, namespace=namespace
+        )
         setattr(module, mirror.__name__, mirror)
         _MIRRORS[cls] = mirror
 
@@ -129,27 +191,58 @@ _command_decoder = msgspec.json.Decoder(_MIRRORS[m.Command])
 _reply_decoder = msgspec.json.Decoder(_MIRRORS[m.Reply])
 
 
-def _decode_lines(frame: bytes, decoder: msgspec.json.Decoder[Any], cls: type[Any]) -> list[Any]:
+_NON_BLANK_LINE = re.compile(rb"\S[^\n]*")  # one match per line holding a non-blank byte
+
+
+def check_line_count(frame: bytes, max_commands: int) -> None:
+    """Raise ``DecodeError`` when ``frame`` holds more than ``max_commands`` non-blank lines.
+
+    Nothing is decoded: a frame with fewer newlines than the limit passes on one ``count``;
+    otherwise the non-blank lines are counted with a regex that stops one past the limit.
+    Blank lines (whitespace only, as ``bytes.strip`` sees it) are not commands (P-02).
+    """
+    if frame.count(b"\n") < max_commands:
+        return
+    found = sum(1 for _ in islice(_NON_BLANK_LINE.finditer(frame), max_commands + 1))
+    if found > max_commands:
+        raise DecodeError("too many commands in frame")
+
+
+def _decode_lines(
+    frame: bytes, decoder: msgspec.json.Decoder[Any], cls: type[Any], max_commands: int
+) -> list[Any]:
     out = []
     try:
+        if max_commands and frame.count(b"\n") >= max_commands:
+            check_line_count(frame, max_commands)
         for line in frame.split(b"\n"):
             if line.strip():
                 out.append(_from_mirror(cls, decoder.decode(line)))
+    except DecodeError:
+        raise
     except Exception as exc:  # any undecodable input is a protocol violation (P-13)
-        raise DecodeError(f"invalid JSON message: {exc}") from None
+        raise DecodeError(f"invalid JSON message: {_reason(exc)}") from None
     if not out:
         raise DecodeError("frame contains no messages")
     return out
 
 
-def decode_commands(frame: bytes) -> list[m.Command]:
-    """Newline-delimited commands (P-02); blank lines ignored. Raises ``DecodeError`` (P-13)."""
-    return _decode_lines(frame, _command_decoder, m.Command)
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nesting too deep"
+    return str(exc) or type(exc).__name__
+
+
+def decode_commands(frame: bytes, *, max_commands: int = 0) -> list[m.Command]:
+    """Newline-delimited commands (P-02); blank lines ignored. Raises ``DecodeError`` (P-13),
+    and nothing else, on any input; also when the frame holds more than ``max_commands``
+    commands (0: no limit), checked before any command is decoded."""
+    return _decode_lines(frame, _command_decoder, m.Command, max_commands)
 
 
 def decode_replies(frame: bytes) -> list[m.Reply]:
     """Newline-delimited replies (the client side of P-02)."""
-    return _decode_lines(frame, _reply_decoder, m.Reply)
+    return _decode_lines(frame, _reply_decoder, m.Reply, 0)
 
 
 def encode_reply(reply: m.Reply) -> bytes:

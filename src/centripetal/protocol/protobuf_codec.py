@@ -4,6 +4,11 @@ Every message in a frame is prefixed with its length as an unsigned varint, even
 (P-03); the ping is the empty message, framed as ``b"\\x00"`` (P-25). Generic messages go
 through the generated ``client_pb2`` classes; the per-publication pushes are encoded by hand
 (field tags from §1.9), because they run once per publication on the fan-out path.
+
+Decoding raises ``DecodeError`` (3501, P-13) and nothing else, whatever the bytes: varints
+longer than 64 bits, length prefixes past the end of the frame and anything upb rejects
+(nesting deeper than its limit included). upb keeps every integer within its field's type, so
+decoded values never need a range check of their own.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "encode_reply",
     "frame",
     "frame_one",
+    "message_spans",
     "ping_message",
 ]
 
@@ -55,8 +61,9 @@ def uvarint(n: int) -> bytes:
 
 
 def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
-    """Decode a varint at ``pos``; returns (value, next position). Raises ``DecodeError`` on a
-    truncated or over-long (> 10 bytes) varint."""
+    """Decode a varint at ``pos``; returns (value, next position) with value < 2^64. Raises
+    ``DecodeError`` on a truncated varint, one longer than 10 bytes, or one whose 10th byte
+    carries more than the 64th bit."""
     result = 0
     shift = 0
     end = len(buf)
@@ -67,6 +74,8 @@ def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         result |= (b & 0x7F) << shift
         if b < 0x80:
+            if shift == 63 and b > 1:
+                raise DecodeError("varint overflows 64 bits")
             return result, pos
         shift += 7
         if shift >= 70:
@@ -148,33 +157,54 @@ def from_pb(cls: type[Any], msg: Any) -> Any:
 # -- generic messages ------------------------------------------------------------------------------
 
 
-def _decode_frame(frame: bytes, pb_cls: Any, cls: type[Any]) -> list[Any]:
-    out = []
+def message_spans(frame: bytes, max_commands: int = 0) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each length-prefixed message of a frame (P-03), found by walking
+    the prefixes alone. Raises ``DecodeError`` on a truncated frame, an empty one, or one
+    holding more than ``max_commands`` messages (0: no limit) - before anything is decoded."""
+    spans: list[tuple[int, int]] = []
     pos = 0
     end = len(frame)
     while pos < end:
         size, pos = read_uvarint(frame, pos)
-        if size > end - pos:
+        stop = pos + size
+        if stop > end:
             raise DecodeError("truncated message")
+        spans.append((pos, stop))
+        if max_commands and len(spans) > max_commands:
+            raise DecodeError("too many commands in frame")
+        pos = stop
+    if not spans:
+        raise DecodeError("frame contains no messages")
+    return spans
+
+
+def _decode_frame(frame: bytes, pb_cls: Any, cls: type[Any], max_commands: int) -> list[Any]:
+    if frame:
+        size, pos = read_uvarint(frame, 0)
+        if pos + size == len(frame):  # one message, the common case: no span list
+            try:
+                return [_from_pb(cls, pb_cls.FromString(frame[pos:]))]
+            except Exception as exc:  # any undecodable input is a protocol violation (P-13)
+                raise DecodeError(f"invalid protobuf message: {exc}") from None
+    out = []
+    for start, stop in message_spans(frame, max_commands):
         try:
-            msg = pb_cls.FromString(frame[pos : pos + size])
-            out.append(_from_pb(cls, msg))
+            out.append(_from_pb(cls, pb_cls.FromString(frame[start:stop])))
         except Exception as exc:  # any undecodable input is a protocol violation (P-13)
             raise DecodeError(f"invalid protobuf message: {exc}") from None
-        pos += size
-    if not out:
-        raise DecodeError("frame contains no messages")
     return out
 
 
-def decode_commands(frame: bytes) -> list[m.Command]:
-    """Varint-length-delimited commands (P-03). Raises ``DecodeError`` (P-13)."""
-    return _decode_frame(bytes(frame), pb.Command, m.Command)
+def decode_commands(frame: bytes, *, max_commands: int = 0) -> list[m.Command]:
+    """Varint-length-delimited commands (P-03). Raises ``DecodeError`` (P-13), and nothing
+    else, on any input; also when the frame holds more than ``max_commands`` commands
+    (0: no limit), counted from the length prefixes before any command is decoded."""
+    return _decode_frame(bytes(frame), pb.Command, m.Command, max_commands)
 
 
 def decode_replies(frame: bytes) -> list[m.Reply]:
     """Varint-length-delimited replies (the client side of P-03)."""
-    return _decode_frame(bytes(frame), pb.Reply, m.Reply)
+    return _decode_frame(bytes(frame), pb.Reply, m.Reply, 0)
 
 
 def encode_reply(reply: m.Reply) -> bytes:

@@ -6,17 +6,23 @@ Each hook builds the request (``proxy.request``), calls the proxy object chosen 
 refresh and sub_refresh honour only ``result`` (PX-07): no result means expired. Transport
 faults raise error 100 (R-11), which the session answers, or - for refresh/sub_refresh -
 retries after 60 s (P-94, P-95).
+
+A reply that cannot be used (``proxy.reply``: not JSON, wrong types, numbers out of range,
+nesting too deep, bad base64) takes the same failure path - error 100 - with one log line
+naming the event, the endpoint, the client and the reason (repeats summarised).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from centripetal.core import hooks
 from centripetal.core.channels import UnknownNamespaceError
 from centripetal.core.errors import CommandError, DisconnectRequest
+from centripetal.observability.logs import describe_exception, failure_log
 from centripetal.proxy import reply, request
 from centripetal.proxy.config import channel_proxy, rpc_namespace, rpc_proxy
 from centripetal.proxy.http import HTTPCaller
@@ -32,6 +38,32 @@ if TYPE_CHECKING:
 __all__ = ["ProxyHooks"]
 
 logger = logging.getLogger("centripetal.proxy")
+failures = failure_log("centripetal.proxy")
+
+
+@contextlib.contextmanager
+def reading_reply(kind: str, ep: ProxyEndpoint, session: ClientSession) -> Iterator[None]:
+    """Map a backend answer inside the block: the backend's own ``error``/``disconnect`` pass
+    through; an unusable answer is logged once and becomes error 100 (R-11), never any other
+    exception."""
+    try:
+        yield
+    except reply.InvalidReply as exc:
+        _log_invalid(kind, ep, session, exc.reason)
+        raise
+    except (CommandError, DisconnectRequest):
+        raise
+    except Exception as exc:  # a reply the mapping did not foresee: still fail closed
+        _log_invalid(kind, ep, session, describe_exception(exc))
+        raise reply.internal_error() from None
+
+
+def _log_invalid(kind: str, ep: ProxyEndpoint, session: ClientSession, reason: str) -> None:
+    failures.failure(
+        f"{kind} proxy reply from {ep.endpoint} for client {session.client_id}",
+        f"unusable reply: {reason}",
+        key=(kind, ep.endpoint, "invalid reply"),
+    )
 
 
 class ProxyHooks:
@@ -74,14 +106,16 @@ class ProxyHooks:
         3501. Unknown namespace in returned channels/subs: 102."""
         ep = self.node.config.client.proxy.connect
         body = request.connect_body(session, ep, req)
-        rep = reply.decode_reply(await self._call("connect", ep, session, body), reply.ConnectReply)
-        reply.raise_error_or_disconnect(rep.error, rep.disconnect)
-        if rep.result is None:
-            ccfg = self.node.config.client
-            if ccfg.allow_anonymous_connect_without_token or ccfg.insecure:
-                return hooks.ConnectResult()
-            raise DisconnectRequest(3501)
-        result = reply.to_connect(rep.result)
+        raw = await self._call("connect", ep, session, body)
+        with reading_reply("connect", ep, session):
+            rep = reply.decode_reply(raw, reply.ConnectReply)
+            reply.raise_error_or_disconnect(rep.error, rep.disconnect)
+            if rep.result is None:
+                ccfg = self.node.config.client
+                if ccfg.allow_anonymous_connect_without_token or ccfg.insecure:
+                    return hooks.ConnectResult()
+                raise DisconnectRequest(3501)
+            result = reply.to_connect(rep.result)
         for channel in result.subs:
             try:
                 self.node.rules.options(channel)
@@ -96,10 +130,12 @@ class ProxyHooks:
         """Server-side connection refresh; a reply without ``result`` means expired."""
         ep = self.node.config.client.proxy.refresh
         body = request.refresh_body(session, ep)
-        rep = reply.decode_reply(await self._call("refresh", ep, session, body), reply.RefreshReply)
-        if rep.result is None:
-            return hooks.RefreshResult(expired=True)
-        return reply.to_refresh(rep.result)
+        raw = await self._call("refresh", ep, session, body)
+        with reading_reply("refresh", ep, session):
+            rep = reply.decode_reply(raw, reply.RefreshReply)
+            if rep.result is None:
+                return hooks.RefreshResult(expired=True)
+            return reply.to_refresh(rep.result)
 
     # -- subscribe (PX-12, P-90 step 7) -------------------------------------------------------
 
@@ -114,11 +150,12 @@ class ProxyHooks:
         ep = self._channel_proxy("subscribe", opts)
         body = request.subscribe_body(session, ep, channel, req)
         raw = await self._call("subscribe", ep, session, body)
-        rep = reply.decode_reply(raw, reply.SubscribeReply)
-        reply.raise_error_or_disconnect(rep.error, rep.disconnect)
-        if rep.result is None:
-            return hooks.SubscribeResult()
-        return reply.to_subscribe(rep.result)
+        with reading_reply("subscribe", ep, session):
+            rep = reply.decode_reply(raw, reply.SubscribeReply)
+            reply.raise_error_or_disconnect(rep.error, rep.disconnect)
+            if rep.result is None:
+                return hooks.SubscribeResult()
+            return reply.to_subscribe(rep.result)
 
     # -- publish (PX-13, P-91) ----------------------------------------------------------------
 
@@ -132,11 +169,13 @@ class ProxyHooks:
         """The backend approves (optionally rewriting the payload); the node publishes."""
         ep = self._channel_proxy("publish", opts)
         body = request.publish_body(session, ep, channel, req)
-        rep = reply.decode_reply(await self._call("publish", ep, session, body), reply.PublishReply)
-        reply.raise_error_or_disconnect(rep.error, rep.disconnect)
-        if rep.result is None:
-            return hooks.PublishResult()
-        return reply.to_publish(rep.result)
+        raw = await self._call("publish", ep, session, body)
+        with reading_reply("publish", ep, session):
+            rep = reply.decode_reply(raw, reply.PublishReply)
+            reply.raise_error_or_disconnect(rep.error, rep.disconnect)
+            if rep.result is None:
+                return hooks.PublishResult()
+            return reply.to_publish(rep.result)
 
     # -- sub_refresh (PX-14, P-95) ------------------------------------------------------------
 
@@ -145,10 +184,11 @@ class ProxyHooks:
         ep = self._channel_proxy("sub_refresh", sub.options)
         body = request.sub_refresh_body(session, ep, sub.channel)
         raw = await self._call("sub_refresh", ep, session, body)
-        rep = reply.decode_reply(raw, reply.SubRefreshReply)
-        if rep.result is None:
-            return hooks.SubRefreshResult(expired=True)
-        return reply.to_sub_refresh(rep.result)
+        with reading_reply("sub_refresh", ep, session):
+            rep = reply.decode_reply(raw, reply.SubRefreshReply)
+            if rep.result is None:
+                return hooks.SubRefreshResult(expired=True)
+            return reply.to_sub_refresh(rep.result)
 
     # -- rpc (PX-15, P-39, CH-10) ---------------------------------------------------------------
 
@@ -159,11 +199,13 @@ class ProxyHooks:
         if ep is None:
             raise CommandError(108)
         body = request.rpc_body(session, ep, req)
-        rep = reply.decode_reply(await self._call("rpc", ep, session, body), reply.RPCReply)
-        reply.raise_error_or_disconnect(rep.error, rep.disconnect)
-        if rep.result is None:
-            return b""
-        return reply.to_rpc(rep.result)
+        raw = await self._call("rpc", ep, session, body)
+        with reading_reply("rpc", ep, session):
+            rep = reply.decode_reply(raw, reply.RPCReply)
+            reply.raise_error_or_disconnect(rep.error, rep.disconnect)
+            if rep.result is None:
+                return b""
+            return reply.to_rpc(rep.result)
 
     def _channel_proxy(self, kind: str, opts: ChannelOptions) -> ProxyEndpoint:
         ep = channel_proxy(self.node.config, kind, opts)

@@ -1,8 +1,10 @@
 """Proxy replies: decode, validate, map onto ``core.hooks`` results (PX-06, PX-07, PX-10..15).
 
 Sans-I/O. Every reply is ``{"result": ...}`` | ``{"error": {code, message, temporary}}`` |
-``{"disconnect": {code, reason}}``. Anything else - malformed JSON, wrong types, bad
-base64 - is a backend failure: ``CommandError(100, temporary)`` (fail closed, R-11).
+``{"disconnect": {code, reason}}``. Anything else - malformed JSON, wrong types, integers
+outside their Go type (``code`` uint32, ``expire_at`` int64), nesting too deep, bad base64 -
+is a backend failure: :class:`InvalidReply`, a ``CommandError(100, temporary)`` carrying the
+reason (fail closed, R-11), which ``proxy.handlers`` logs once. Nothing else is raised.
 ``b64*`` fields take precedence over their raw JSON twins (PX-06). Override flags arrive as
 ``{"value": bool}`` objects (PX-12).
 """
@@ -18,9 +20,11 @@ import msgspec
 from centripetal.config.schema import Override
 from centripetal.core import hooks
 from centripetal.core.errors import CommandError, DisconnectRequest
+from centripetal.protocol.ints import Int64, Uint32
 
 __all__ = [
     "ConnectReply",
+    "InvalidReply",
     "PublishReply",
     "RPCReply",
     "RefreshReply",
@@ -43,18 +47,27 @@ def internal_error() -> CommandError:
     return CommandError(100, "internal server error", temporary=True)
 
 
+class InvalidReply(CommandError):
+    """A backend answer that cannot be used: error 100, temporary, like every backend
+    failure (R-11); ``reason`` says what is wrong with it, for the log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(100, "internal server error", temporary=True)
+        self.reason = reason
+
+
 class _Struct(msgspec.Struct, forbid_unknown_fields=False):
     pass
 
 
 class ProxyError(_Struct):
-    code: int
+    code: Uint32
     message: str = ""
     temporary: bool = False
 
 
 class ProxyDisconnect(_Struct):
-    code: int
+    code: Uint32
     reason: str = ""
 
 
@@ -71,7 +84,7 @@ class WireOverride(_Struct):
 
 
 class WireSubOptions(_Struct):
-    expire_at: int = 0
+    expire_at: Int64 = 0
     info: msgspec.Raw = msgspec.Raw()
     b64info: str = ""
     data: msgspec.Raw = msgspec.Raw()
@@ -81,7 +94,7 @@ class WireSubOptions(_Struct):
 
 class ConnectResultWire(_Struct):
     user: str = ""
-    expire_at: int = 0
+    expire_at: Int64 = 0
     info: msgspec.Raw = msgspec.Raw()
     b64info: str = ""
     data: msgspec.Raw = msgspec.Raw()
@@ -93,7 +106,7 @@ class ConnectResultWire(_Struct):
 
 class RefreshResultWire(_Struct):
     expired: bool = False
-    expire_at: int = 0
+    expire_at: Int64 = 0
     info: msgspec.Raw = msgspec.Raw()
     b64info: str = ""
     meta: msgspec.Raw = msgspec.Raw()
@@ -114,7 +127,7 @@ class PublishResultWire(_Struct):
 
 class SubRefreshResultWire(_Struct):
     expired: bool = False
-    expire_at: int = 0
+    expire_at: Int64 = 0
     info: msgspec.Raw = msgspec.Raw()
     b64info: str = ""
 
@@ -165,14 +178,18 @@ _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 
 def decode_reply(body: bytes, reply_type: type[R]) -> R:
-    """Decode a 200 body; malformed JSON or wrong types: error 100 (R-11)."""
+    """Decode a 200 body. Raises :class:`InvalidReply` (error 100, R-11), and nothing else,
+    on any body that does not decode: malformed JSON, wrong types, numbers out of range,
+    nesting too deep."""
     decoder = _decoders.get(reply_type)
     if decoder is None:
         decoder = _decoders[reply_type] = msgspec.json.Decoder(reply_type)
     try:
         return decoder.decode(body)  # type: ignore[no-any-return]
-    except msgspec.DecodeError:
-        raise internal_error() from None
+    except RecursionError:
+        raise InvalidReply("invalid JSON: nesting too deep") from None
+    except Exception as exc:  # msgspec errors, MemoryError
+        raise InvalidReply(f"invalid JSON: {exc or type(exc).__name__}") from None
 
 
 def raise_error_or_disconnect(error: ProxyError | None, disconnect: ProxyDisconnect | None) -> None:
@@ -194,7 +211,7 @@ def _payload(raw: msgspec.Raw, b64: str) -> bytes | None:
         try:
             return base64.b64decode(b64, validate=True)
         except (binascii.Error, ValueError):
-            raise internal_error() from None
+            raise InvalidReply("invalid base64 in a b64 field") from None
     return _raw(raw)
 
 

@@ -71,7 +71,7 @@ def _put_payload(
     if session.codec.name != "json":
         try:
             _validate_json(data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # too deep is not valid JSON here either
             raise CommandError(100, "internal server error", temporary=True) from None
     body["data"] = msgspec.Raw(data)
 

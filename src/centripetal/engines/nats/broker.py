@@ -48,6 +48,7 @@ from centripetal.engines.base import (
 )
 from centripetal.engines.base import Publication as Pub
 from centripetal.engines.nats import codec
+from centripetal.observability.logs import describe_exception, failure_log
 
 if TYPE_CHECKING:
     from centripetal.tls import ClientTLS
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["NatsBroker", "NotAvailableError", "UnsupportedChannelError"]
 
 log = logging.getLogger("centripetal.engines.nats")
+failures = failure_log("centripetal.engines.nats")  # one line per outage, repeats counted
 
 RECONNECT_WAIT = 0.5  # seconds between reconnect attempts
 PING_INTERVAL = 5  # seconds; two missed pongs drop the connection
@@ -193,7 +195,7 @@ class NatsBroker:
 
     async def _on_error(self, exc: Exception) -> None:
         self._last_error = exc
-        log.warning("nats broker: %r", exc)
+        failures.failure("nats broker", exc, key=("error", type(exc)), level=logging.WARNING)
 
     async def _on_disconnected(self) -> None:
         if self._nc is not None:
@@ -208,8 +210,8 @@ class NatsBroker:
         if hook is not None and channels:
             try:
                 hook(channels)
-            except Exception:
-                log.exception("nats broker: lost-channels callback failed")
+            except Exception as exc:
+                failures.failure("nats broker lost-channels callback", exc)
 
     def _client(self) -> Client:
         nc = self._nc
@@ -287,8 +289,13 @@ class NatsBroker:
             return
         try:
             msg = codec.decode(payload)
-        except Exception:
-            log.warning("nats broker: dropping a malformed message on %r", channel)
+        except Exception as exc:
+            failures.failure(
+                f"nats broker message on {channel!r}",
+                f"malformed, dropped ({describe_exception(exc)})",
+                key="malformed message",
+                level=logging.WARNING,
+            )
             return
         if msg.kind == codec.KIND_PUB:
             assert msg.pub is not None

@@ -48,10 +48,12 @@ from centripetal.engines.redis import codec
 from centripetal.engines.redis.pubsub import PubSubConnection
 from centripetal.engines.redis.scripts import HISTORY_SCRIPT, PUBLISH_SCRIPT, Script
 from centripetal.engines.redis.sharding import Shard, shard_index
+from centripetal.observability.logs import describe_exception, failure_log
 
 __all__ = ["DEFAULT_HISTORY_META_TTL", "RedisBroker"]
 
 log = logging.getLogger("centripetal.engines.redis")
+failures = failure_log("centripetal.engines.redis")
 
 DEFAULT_HISTORY_META_TTL = 720 * 3600.0
 DEFAULT_IDEMPOTENT_RESULT_TTL = 300.0
@@ -159,8 +161,13 @@ class RedisBroker:
         handler = self._handler
         try:
             msg = codec.decode_message(payload)
-        except Exception:
-            log.warning("redis broker: dropping a malformed message on %s", redis_channel)
+        except Exception as exc:
+            failures.failure(
+                f"redis broker message on {redis_channel!r}",
+                f"malformed, dropped ({describe_exception(exc)})",
+                key="malformed message",
+                level=logging.WARNING,
+            )
             return
         if msg.kind == codec.KIND_CONTROL:
             if msg.node != self.node_id and handler is not None:
@@ -242,9 +249,9 @@ class RedisBroker:
                 )
             except RedisConnectionError as exc:
                 if attempt:
-                    raise EngineError(f"redis: {exc!r}") from exc
+                    raise EngineError(f"redis: {describe_exception(exc)}") from exc
             except (RedisError, OSError, TimeoutError) as exc:
-                raise EngineError(f"redis: {exc!r}") from exc
+                raise EngineError(f"redis: {describe_exception(exc)}") from exc
         return None  # pragma: no cover
 
     async def _call(self, script: Script, shard: Shard, keys: list[str], args: list[Any]) -> Any:
@@ -253,7 +260,7 @@ class RedisBroker:
                 script(shard.client, keys, args), self._io_timeout + shard.timeouts.connect
             )
         except (RedisError, OSError, TimeoutError) as exc:
-            raise EngineError(f"redis: {exc!r}") from exc
+            raise EngineError(f"redis: {describe_exception(exc)}") from exc
 
     async def publish(
         self, channel: str, data: bytes, opts: PublishOptions

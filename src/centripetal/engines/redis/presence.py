@@ -27,6 +27,7 @@ from centripetal.engines.redis.scripts import (
     Script,
 )
 from centripetal.engines.redis.sharding import Shard, shard_index
+from centripetal.observability.logs import describe_exception
 
 __all__ = ["DEFAULT_PRESENCE_TTL", "RedisPresenceManager"]
 
@@ -73,7 +74,7 @@ class RedisPresenceManager:
                 script(shard.client, keys, args), self._io_timeout + shard.timeouts.connect
             )
         except (RedisError, OSError, TimeoutError) as exc:
-            raise EngineError(f"redis presence: {exc!r}") from exc
+            raise EngineError(f"redis presence: {describe_exception(exc)}") from exc
 
     async def add_presence(self, channel: str, client_id: str, info: ClientInfo) -> None:
         """PR-01: add or refresh; the entry lives ``presence_ttl`` from now."""

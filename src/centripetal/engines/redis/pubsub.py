@@ -23,10 +23,18 @@ from redis.asyncio.connection import Connection
 
 from centripetal.engines.base import EngineError
 from centripetal.engines.redis.sharding import Shard, TLSConnection
+from centripetal.observability.logs import failure_log
 
 __all__ = ["PubSubConnection"]
 
 log = logging.getLogger("centripetal.engines.redis")
+failures = failure_log("centripetal.engines.redis")  # one line per outage, repeats counted
+
+
+def _where(shard: Shard) -> str:
+    """The shard's hosts for a log line (never its credentials)."""
+    return ",".join(f"{host}:{port}" for host, port in shard.address.hosts) or "redis"
+
 
 BATCH = 512
 BACKOFF_MIN = 0.05
@@ -195,11 +203,11 @@ class PubSubConnection:
                 conn = await self._connect(attempt)
             except Exception as exc:
                 attempt += 1
-                log.warning(  # the message carries the reason (a TLS verification failure ...)
-                    "redis pubsub connect failed: %s: %s; retry in %.2fs",
-                    type(exc).__name__,
+                failures.failure(  # the reason may be a TLS verification failure
+                    f"redis pubsub connect to {_where(self._shard)}",
                     exc,
-                    backoff,
+                    key=("pubsub connect", _where(self._shard)),
+                    level=logging.WARNING,
                 )
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, BACKOFF_MAX)
@@ -218,7 +226,12 @@ class PubSubConnection:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("redis pubsub connection lost: %r", exc)
+                failures.failure(
+                    f"redis pubsub connection to {_where(self._shard)}",
+                    exc,
+                    key=("pubsub lost", _where(self._shard)),
+                    level=logging.WARNING,
+                )
             finally:
                 pinger.cancel()
                 if self._conn is conn:
@@ -234,8 +247,8 @@ class PubSubConnection:
     def _notify_lost(self, channels: list[str]) -> None:
         try:
             self._on_lost(channels)
-        except Exception:
-            log.exception("redis pubsub: lost-channels callback failed")
+        except Exception as exc:
+            failures.failure("redis pubsub lost-channels callback", exc)
 
     async def _read_loop(self, conn: Connection) -> None:
         while True:

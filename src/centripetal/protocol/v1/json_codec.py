@@ -19,6 +19,7 @@ from centripetal.protocol import json_codec as v2
 from centripetal.protocol import messages as m
 from centripetal.protocol.codec import PushEncoders
 from centripetal.protocol.codes import DecodeError
+from centripetal.protocol.ints import Int32, Uint32
 from centripetal.protocol.v1 import common
 
 __all__ = [
@@ -36,10 +37,11 @@ _encode = msgspec.json.Encoder().encode
 
 
 class _Envelope(msgspec.Struct):
-    """L-02: the v1 command envelope; ``params`` kept as raw JSON."""
+    """L-02: the v1 command envelope; ``params`` kept as raw JSON. ``id`` is a uint32 and
+    ``method`` an int32 enum: other numbers are malformed commands (P-13)."""
 
-    id: int = 0
-    method: int = 0
+    id: Uint32 = 0
+    method: Int32 = 0
     params: msgspec.Raw = msgspec.Raw()
 
 
@@ -49,8 +51,6 @@ _EMPTY = b"{}"
 
 def _decode_one(line: bytes) -> m.Command:
     env = _envelope_decoder.decode(line)
-    if env.id < 0 or env.id > 0xFFFFFFFF:
-        raise DecodeError("command id out of range")
     field = common.METHOD_FIELDS[env.method] if common.request_class(env.method) else ""
     if not field:
         return common.command_from_request(env.id, env.method, None)
@@ -65,18 +65,23 @@ def _decode_one(line: bytes) -> m.Command:
     return common.command_from_request(env.id, env.method, request)
 
 
-def decode_commands(frame: bytes) -> list[m.Command]:
+def decode_commands(frame: bytes, *, max_commands: int = 0) -> list[m.Command]:
     """Newline-delimited v1 commands (L-01, L-02). Raises ``DecodeError`` (3501, shown to the
-    client as 3003 bad request, L-33)."""
+    client as 3003 bad request, L-33), and nothing else, on any input; also when the frame
+    holds more than ``max_commands`` commands (0: no limit), counted before decoding."""
     out = []
     try:
-        for line in bytes(frame).split(b"\n"):
+        frame = bytes(frame)
+        if max_commands and frame.count(b"\n") >= max_commands:
+            v2.check_line_count(frame, max_commands)
+        for line in frame.split(b"\n"):
             if line.strip():
                 out.append(_decode_one(line))
     except DecodeError:
         raise
     except Exception as exc:  # any undecodable input is a protocol violation
-        raise DecodeError(f"invalid JSON message: {exc}") from None
+        reason = "nesting too deep" if isinstance(exc, RecursionError) else exc
+        raise DecodeError(f"invalid JSON message: {reason}") from None
     if not out:
         raise DecodeError("frame contains no messages")
     return out

@@ -75,14 +75,20 @@ def read_fields(msg: bytes) -> list[tuple[int, int, int | bytes]]:
     return out
 
 
+def _int32(value: int) -> int:
+    """A varint read as protobuf ``int32``/enum: its low 32 bits, signed (as Go does)."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value > 0x7FFFFFFF else value
+
+
 def _decode_one(msg: bytes) -> m.Command:
     cmd_id = method = 0
     params = b""
     for number, wire, value in read_fields(msg):
         if number == 1 and wire == 0 and isinstance(value, int):
-            cmd_id = value & 0xFFFFFFFF
+            cmd_id = value & 0xFFFFFFFF  # uint32
         elif number == 2 and wire == 0 and isinstance(value, int):
-            method = value if value < (1 << 63) else value - (1 << 64)  # int32 enum
+            method = _int32(value)  # enum MethodType
         elif number == 3 and wire == 2 and isinstance(value, bytes):
             params = value
         elif number in (1, 2, 3):
@@ -97,21 +103,24 @@ def _decode_one(msg: bytes) -> m.Command:
     return common.command_from_request(cmd_id, method, request)
 
 
-def decode_commands(frame: bytes) -> list[m.Command]:
-    """Varint-length-delimited v1 commands (L-01, L-02). Raises ``DecodeError``."""
+def decode_commands(frame: bytes, *, max_commands: int = 0) -> list[m.Command]:
+    """Varint-length-delimited v1 commands (L-01, L-02). Raises ``DecodeError`` (P-13), and
+    nothing else, on any input; also when the frame holds more than ``max_commands`` commands
+    (0: no limit), counted from the length prefixes before any command is decoded."""
     frame = bytes(frame)
-    out = []
-    pos = 0
-    end = len(frame)
-    while pos < end:
-        size, pos = read_uvarint(frame, pos)
-        if size > end - pos:
-            raise DecodeError("truncated message")
-        out.append(_decode_one(frame[pos : pos + size]))
-        pos += size
-    if not out:
-        raise DecodeError("frame contains no messages")
-    return out
+    spans: list[tuple[int, int]] | None = None
+    if frame:
+        size, pos = read_uvarint(frame, 0)
+        if pos + size == len(frame):  # one message, the common case: no span list
+            spans = [(pos, pos + size)]
+    if spans is None:
+        spans = v2.message_spans(frame, max_commands)
+    try:
+        return [_decode_one(frame[start:stop]) for start, stop in spans]
+    except DecodeError:
+        raise
+    except Exception as exc:  # any undecodable input is a protocol violation (P-13)
+        raise DecodeError(f"invalid protobuf message: {exc}") from None
 
 
 def _body(msg: msgspec.Struct) -> bytes:
