@@ -108,7 +108,9 @@ def assert_refused(server: ServerProcess, reason: str) -> None:
     answer = api(server, "publish", {"channel": "refused", "data": {}})
     assert answer["error"]["code"] == 100, answer
     retries = [
-        line for line in server.log_text().splitlines() if "redis pubsub connect failed" in line
+        line
+        for line in server.log_text().splitlines()
+        if "redis pubsub connect to" in line and " failed: " in line
     ]
     assert retries and reason in retries[0], server.describe(f"{reason!r} not in {retries[:1]}")
 
