@@ -16,14 +16,14 @@ import random
 import time
 from typing import Any
 
+from support.hostile import api, rss_kb
+from support.server import ServerFactory
+from support.timing import scaled
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from centripetal.protocol import messages as m
 from centripetal.protocol import protobuf_codec
-from support.hostile import api, rss_kb
-from support.server import ServerFactory
-from support.timing import scaled
 
 KEY = "fuzz-key"
 CONFIG: dict[str, Any] = {
@@ -133,7 +133,7 @@ async def fuzz_one(port: int, rng: random.Random) -> None:
             close_timeout=1,
         ) as ws:
             if rng.random() < 0.8:
-                await ws.send(pool[0] if text else pool[0])
+                await ws.send(pool[0].decode() if text else pool[0])
             for _ in range(FRAMES_PER_CONNECTION):
                 frame = mutate(rng, rng.choice(pool), text=text)
                 await ws.send(frame.decode("utf-8", "replace") if text else frame)
