@@ -36,6 +36,7 @@ __all__ = [
     "Refusal",
     "commands_per_frame",
     "plain_response",
+    "status_text",
 ]
 
 DEFAULT_MAX_HEADER_BYTES = 1 << 20  # Go's http.DefaultMaxHeaderBytes
@@ -125,6 +126,12 @@ class Refusal(Exception):
         self.detail = detail
         self.body = body
         self.payload = payload  # a whole answer built elsewhere (a refused handshake)
+
+
+def status_text(status: int, detail: str = "") -> str:
+    """``Request Header Fields Too Large`` or ``Bad Request: missing required Host header``."""
+    reason = _REASONS.get(status, "")
+    return f"{reason}: {detail}" if detail else reason
 
 
 def plain_response(status: int, detail: str = "", *, body: bool = True) -> bytes:

@@ -134,7 +134,7 @@ async def test_50mb_answers_fail_closed_quickly_without_memory_growth(
         started = time.monotonic()
         assert await ws2.call(connect={}) == {"id": 1, "error": INTERNAL}
         assert time.monotonic() - started < scaled(2.0)
-        [line] = log_lines(cfg_server, "error proxying connect")
+        [line] = log_lines(cfg_server, "proxying connect to")
         assert f"to {big.url}/length for client " in line
         assert line.endswith(
             f"response too large: Content-Length {HUGE} exceeds http.max_response_size {MiB}"
@@ -147,8 +147,8 @@ async def test_50mb_answers_fail_closed_quickly_without_memory_growth(
             rep = await ws.call(rpc={"method": "m", "data": {}})
             assert rep == {"id": 1 + attempt, "error": INTERNAL}
             assert time.monotonic() - started < scaled(2.0)
-        lines = log_lines(server, "error proxying rpc (proxy 'big')")
-        assert len(lines) == 3
+        lines = log_lines(server, "proxying rpc (proxy 'big')")
+        assert len(lines) == 1  # the same fault twice more is counted, not printed (logs.py)
         assert lines[0].endswith(
             f"response too large: more than {MiB} bytes (http.max_response_size) read and the "
             "body goes on"
@@ -179,5 +179,5 @@ async def test_cap_default_zero_and_raised(
         assert "connect" in rep, json.dumps(rep)[:200]
     else:
         assert rep == {"id": 1, "error": INTERNAL}
-        [line] = log_lines(server, "error proxying connect")
+        [line] = log_lines(server, "proxying connect to")
         assert "exceeds http.max_response_size 1048576" in line

@@ -71,7 +71,7 @@ async def connect_reply(server: ServerProcess) -> dict[str, Any]:
 
 
 def proxy_errors(server: ServerProcess) -> list[str]:
-    return [line for line in server.log_text().splitlines() if "error proxying connect" in line]
+    return [line for line in server.log_text().splitlines() if "proxying connect to" in line]
 
 
 @pytest.mark.parametrize("form", ["raw", "file"])

@@ -35,6 +35,7 @@ from centripetal.core.permissions import server_side_channel_allowed
 from centripetal.core.subscribing import SubscribingMixin
 from centripetal.core.tokens import TokenExpiredError, TokenInvalidError
 from centripetal.engines.base import ClientInfo, EngineError
+from centripetal.observability.logs import failure_log
 from centripetal.protocol import codes, messages
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from centripetal.timers import Timer
 
 logger = logging.getLogger("centripetal.client")
+failures = failure_log(logger.name)  # one line per failure, repeats counted
 
 NEW, CONNECTED, FAILED, CLOSED = 0, 1, 2, 3
 
@@ -175,10 +177,19 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
                 self.node.metrics.reply_errors[(_command_kind(cmd), exc.code)] += 1
                 self.send_error(cmd.id, exc)
             except EngineError as exc:  # broker/presence failure: 100, or the engine's code
-                logger.warning("engine error for client %s: %s", self.client_id, exc)
+                kind = _command_kind(cmd)
+                failures.failure(
+                    f"{kind} of client {self.client_id}",
+                    exc,
+                    key=("engine", kind, str(exc)),
+                    level=logging.WARNING,
+                )
                 self.send_error(cmd.id, CommandError(exc.code))
-            except Exception:
-                logger.exception("error handling command for client %s", self.client_id)
+            except Exception as exc:  # a server bug: 100, the traceback at debug level
+                kind = _command_kind(cmd)
+                failures.failure(
+                    f"{kind} of client {self.client_id}", exc, key=("bug", kind, type(exc))
+                )
                 self.send_error(cmd.id, CommandError(100))
 
     async def _dispatch(self, cmd: messages.Command) -> None:
@@ -537,8 +548,12 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         for channel in list(self.subs):
             try:
                 await self.remove_subscription(channel)
-            except Exception:
-                logger.exception("cleanup of %s failed for client %s", channel, self.client_id)
+            except Exception as exc:
+                failures.failure(
+                    f"cleanup of {channel!r} for client {self.client_id}",
+                    exc,
+                    key=("cleanup", type(exc), str(exc)),
+                )
         if self.registered:
             self.registered = False
             self.node.unregister(self)

@@ -18,6 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 from centripetal.limits import Refusal
+from centripetal.observability.logs import failure_log
 
 if TYPE_CHECKING:
     from centripetal.api.http import MethodHandler
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_PIPELINED", "ApiPipeline", "ApiRequest"]
 
 logger = logging.getLogger("centripetal.front")
+failures = failure_log(logger.name)
 
 MAX_PIPELINED = 32
 _REASONS = {
@@ -166,8 +168,8 @@ class ApiPipeline:
             req = self._queue[0]
             try:
                 done, value = self._eager.run(self._answer(req))
-            except Exception:
-                logger.exception("server API request failed")
+            except Exception as exc:  # a server bug; client input never gets here
+                failures.failure(f"server API {req.path}", exc, key=("bug", req.path, type(exc)))
                 self._owner.refuse(Refusal(500))
                 return
             if not done:

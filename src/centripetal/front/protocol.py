@@ -14,7 +14,8 @@ from urllib.parse import parse_qs
 import httptools
 
 from centripetal.front.api import ApiPipeline, ApiRequest
-from centripetal.limits import Refusal, plain_response
+from centripetal.limits import Refusal, plain_response, status_text
+from centripetal.observability.logs import failure_log
 from centripetal.transports.handshake import UpgradeRequest, rejection_response, upgrade_refusal
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["FrontProtocol"]
 
 logger = logging.getLogger("centripetal.front")
+failures = failure_log(logger.name)  # one line per refused request, repeats counted
 
 LINGER = 1.0  # seconds a refused connection is drained before it closes
 DRAIN_LIMIT = 4 << 20  # bytes drained at most; past them the connection is reset
@@ -207,7 +209,14 @@ class FrontProtocol(asyncio.Protocol):
         if transport is None or self._closing or transport.is_closing():
             self._discard_relay()
             return
-        logger.info("refused a request: %d %s", refusal.status, refusal.detail or "")
+        peer = transport.get_extra_info("peername")
+        where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "a client"
+        failures.failure(
+            f"request from {where}",
+            f"refused with {refusal.status} {status_text(refusal.status, refusal.detail)}",
+            key=("refused", refusal.status, refusal.detail),
+            level=logging.INFO,
+        )
         self._closing = True
         self.deadline = 0.0
         if self._api is not None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from centripetal.core.errors import CommandError, DisconnectRequest
+from centripetal.observability.logs import failure_log
 from centripetal.proxy.reply import internal_error
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_IN_FLIGHT", "HTTPCaller", "StatusTransform", "parse_transforms"]
 
 logger = logging.getLogger("centripetal.proxy")
+failures = failure_log(logger.name)  # one line per fault, repeats counted (R-11)
 
 MAX_IN_FLIGHT = 256  # concurrent requests per proxy object
 READ_CHUNK = 65536  # bytes read at a time from a body of unknown length
@@ -150,10 +152,16 @@ class HTTPCaller:
             reason = f"timeout after {self.timeout:g}s"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
-        logger.error(
-            "error proxying %s to %s for client %s: %s", self.label, self.url, client_id, reason
-        )
+        self._fault(client_id, reason)
         raise internal_error()
+
+    def _fault(self, client_id: str, reason: str) -> None:
+        """One line per fault; the same fault of this proxy is counted while it repeats."""
+        failures.failure(
+            f"proxying {self.label} to {self.url} for client {client_id}",
+            reason,
+            key=(self.label, self.url, reason),
+        )
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, refused past ``max_response_size`` (0: no cap) without reading the rest;
@@ -186,11 +194,5 @@ class HTTPCaller:
                 raise CommandError(err.code, err.message, temporary=err.temporary)
             if transform.disconnect is not None:
                 raise DisconnectRequest(transform.disconnect.code, transform.disconnect.reason)
-        logger.error(
-            "error proxying %s to %s for client %s: unexpected HTTP status %d",
-            self.label,
-            self.url,
-            client_id,
-            status,
-        )
+        self._fault(client_id, f"unexpected HTTP status {status}")
         raise internal_error()

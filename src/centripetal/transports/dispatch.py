@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from centripetal.core.session import CLOSED
+from centripetal.observability.logs import failure_log
 from centripetal.protocol.codec import DecodeError
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["COMMAND_BATCH", "decode_frame", "handle_frame"]
 
 logger = logging.getLogger("centripetal.client")
+failures = failure_log(logger.name)
 
 COMMAND_BATCH = 64  # commands handled before other connections get a turn
 
@@ -37,7 +39,12 @@ def decode_frame(
     try:
         return codec.decode_commands(frame, max_commands=max_commands)
     except DecodeError as exc:
-        logger.info("client %s sent a bad frame: %s", session.client_id, exc)
+        failures.failure(
+            f"frame of client {session.client_id}",
+            f"disconnected with 3501: {exc}",
+            key=("bad frame", str(exc)),
+            level=logging.INFO,
+        )
         session.disconnect(3501)
         return None
 
