@@ -213,7 +213,10 @@ def _decode_lines(
 ) -> list[Any]:
     out = []
     try:
-        if max_commands and frame.count(b"\n") >= max_commands:
+        if 10 not in frame:  # one line, the common case (10 is a newline: a memchr)
+            if frame.strip():
+                return [_from_mirror(cls, decoder.decode(frame))]
+        elif max_commands:
             check_line_count(frame, max_commands)
         for line in frame.split(b"\n"):
             if line.strip():

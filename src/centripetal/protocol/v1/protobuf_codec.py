@@ -75,12 +75,6 @@ def read_fields(msg: bytes) -> list[tuple[int, int, int | bytes]]:
     return out
 
 
-def _int32(value: int) -> int:
-    """A varint read as protobuf ``int32``/enum: its low 32 bits, signed (as Go does)."""
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value > 0x7FFFFFFF else value
-
-
 def _decode_one(msg: bytes) -> m.Command:
     cmd_id = method = 0
     params = b""
@@ -88,7 +82,10 @@ def _decode_one(msg: bytes) -> m.Command:
         if number == 1 and wire == 0 and isinstance(value, int):
             cmd_id = value & 0xFFFFFFFF  # uint32
         elif number == 2 and wire == 0 and isinstance(value, int):
-            method = _int32(value)  # enum MethodType
+            # enum MethodType, an int32: the low 32 bits, signed (as Go reads it)
+            method = value & 0xFFFFFFFF
+            if method > 0x7FFFFFFF:
+                method -= 1 << 32
         elif number == 3 and wire == 2 and isinstance(value, bytes):
             params = value
         elif number in (1, 2, 3):
@@ -108,14 +105,12 @@ def decode_commands(frame: bytes, *, max_commands: int = 0) -> list[m.Command]:
     nothing else, on any input; also when the frame holds more than ``max_commands`` commands
     (0: no limit), counted from the length prefixes before any command is decoded."""
     frame = bytes(frame)
-    spans: list[tuple[int, int]] | None = None
-    if frame:
-        size, pos = read_uvarint(frame, 0)
-        if pos + size == len(frame):  # one message, the common case: no span list
-            spans = [(pos, pos + size)]
-    if spans is None:
-        spans = v2.message_spans(frame, max_commands)
     try:
+        if frame:
+            size, pos = read_uvarint(frame, 0)
+            if pos + size == len(frame):  # one message, the common case: no span list
+                return [_decode_one(frame[pos:])]
+        spans = v2.message_spans(frame, max_commands)
         return [_decode_one(frame[start:stop]) for start, stop in spans]
     except DecodeError:
         raise
