@@ -91,7 +91,7 @@ class Api:
                 self.conn.request("POST", path, body=body, headers=headers or {})
                 resp = self.conn.getresponse()
                 return resp.status, resp.read()
-            except (ConnectionError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException):  # reset, closed keep-alive, timeout
                 self.conn.close()
                 self.conn = http.client.HTTPConnection(
                     self.server.host, self.server.port, timeout=scaled(10)

@@ -96,10 +96,10 @@ def _uint64_post_init(names: tuple[str, ...]) -> Any:
 
         return __post_init__
 
-    def __post_init_many__(self: Any) -> None:
+    def check_all(self: Any) -> None:
         ints.check_uint64(self, names)
 
-    return __post_init_many__
+    return check_all
 
 
 def _build_mirrors() -> None:
