@@ -84,8 +84,8 @@ def parse_emulation_request(body: bytes, protobuf: bool) -> tuple[str, str, byte
         return msg.node, msg.session, msg.data
     try:
         req = _json_request.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # malformed, or nested deeper than the decoder goes
     return req.node, req.session, req.data.encode()
 
 
