@@ -97,6 +97,29 @@ def test_too_many_headers_get_431(server: ServerProcess, path: str) -> None:
     assert status_of(conn.received) == 431
 
 
+def test_request_line_over_max_header_bytes_gets_431(server: ServerProcess) -> None:
+    """The request line counts towards ``max_header_bytes`` (Go counts it too)."""
+    with RawConnection(server.port) as conn:
+        conn.send(b"GET /health?" + b"q" * (2 << 20) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        conn.read_until_closed(5)
+    assert status_of(conn.received) == 431
+
+
+def test_configured_head_limits_are_honoured(server_factory: ServerFactory) -> None:
+    """``http_server.max_header_bytes`` and ``max_header_count`` set lower take effect."""
+    limits = {**CONFIG["http_server"], "max_header_bytes": 2048, "max_header_count": 10}
+    server = server_factory({**CONFIG, "http_server": limits})
+    fits = request("GET", "/health", "Host: x", *[f"X-H{i}: v" for i in range(9)])
+    too_many = request("GET", "/health", "Host: x", *[f"X-H{i}: v" for i in range(10)])
+    too_big = request("GET", "/health", "Host: x", "Cookie: " + "c" * 2100)
+    answers = []
+    for raw in (fits, too_many, too_big):
+        with RawConnection(server.port) as conn:
+            conn.send(raw)
+            answers.append(status_of(conn.read_response()))
+    assert answers == [200, 431, 431]
+
+
 def test_a_head_just_under_the_limits_is_served(server: ServerProcess) -> None:
     """The budget refuses nothing Go would serve: 100 headers and a 900 KB cookie pass."""
     headers = [f"X-H{i}: v" for i in range(98)]

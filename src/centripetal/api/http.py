@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 import msgspec
 from aiohttp import web
@@ -60,6 +61,22 @@ class ApiAuth:
             headers.get("X-API-Key"), headers.get("Authorization"), request.query.get("api_key")
         )
 
+    def check_raw(
+        self, api_key: bytes | None, authorization: bytes | None, query: bytes | None
+    ) -> bool:
+        """``check`` on the raw header bytes the front protocol read (W5's path): an
+        ``X-API-Key`` header is compared as it came, without a text round trip."""
+        if self._insecure:
+            return True
+        if api_key is not None:
+            return bool(api_key) and bool(self._key) and hmac.compare_digest(api_key, self._key)
+        query_key = None
+        if query:
+            values = parse_qs(query.decode("latin-1")).get("api_key")
+            query_key = values[0] if values else None
+        text = authorization.decode("latin-1") if authorization is not None else None
+        return self.check(None, text, query_key)
+
     def check(self, api_key: str | None, authorization: str | None, query_key: str | None) -> bool:
         """``X-API-Key``, else ``Authorization: apikey <key>``, else ``?api_key=`` (API-04)."""
         if self._insecure:
@@ -89,13 +106,15 @@ def _bad_request() -> web.Response:
 class MethodHandler:
     """``POST <prefix>/<method>`` for one method (API-01, API-02, API-05, API-06)."""
 
-    __slots__ = ("auth", "executor", "method", "transport_errors")
+    __slots__ = ("auth", "batch", "executor", "latency", "method", "transport_errors")
 
     def __init__(self, method: Method, executor: Executor, auth: ApiAuth, cfg: HttpAPI) -> None:
         self.method = method
         self.executor = executor
         self.auth = auth
         self.transport_errors = cfg.error_mode == "transport"
+        self.batch = method.name == "batch"  # API-23: no result wrapper
+        self.latency = executor.node.metrics.api_latency(method.name)
 
     async def __call__(self, request: web.Request) -> web.Response:
         if not self.auth.allowed(request):
@@ -115,19 +134,20 @@ class MethodHandler:
         except Exception:  # malformed, wrong types, out of range, too deep (API-05)
             return 400, b"Bad Request"
         started = time.perf_counter()
-        metrics = self.executor.node.metrics
         try:
             result = await method.func(self.executor, req)
             encoded = _encode(result)
         except ApiError as exc:
-            metrics.observe_api(method.name, time.perf_counter() - started, exc.code)
+            self.executor.node.metrics.observe_api(
+                method.name, time.perf_counter() - started, exc.code
+            )
             return self._error(error_mode, exc)
         except Exception as exc:
             failures.failure(f"server API {method.name}", exc, key=(method.name, type(exc)))
-            metrics.observe_api(method.name, time.perf_counter() - started, 100)
+            self.executor.node.metrics.observe_api(method.name, time.perf_counter() - started, 100)
             return self._error(error_mode, ApiError(100))
-        metrics.observe_api(method.name, time.perf_counter() - started)
-        if method.name == "batch":  # API-23: no result wrapper
+        self.latency.observe(time.perf_counter() - started)
+        if self.batch:  # API-23: no result wrapper
             return 200, encoded
         if encoded == b"{}":
             return 200, EMPTY_RESULT

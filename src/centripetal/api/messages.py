@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import msgspec
 
-from centripetal.protocol.ints import Int32, Int64, Uint32, Uint64, check_uint64
+from centripetal.protocol.ints import UINT64_MAX, Int32, Int64, Uint32, Uint64
 
 __all__ = [
     "BATCH_METHODS",
@@ -80,7 +80,8 @@ class PositionIn(_Req):
     epoch: str = ""
 
     def __post_init__(self) -> None:
-        check_uint64(self, ("offset",))
+        if self.offset > UINT64_MAX:  # msgspec bounds stop at int64 (ints.py)
+            raise ValueError("`offset` out of range for uint64")
 
 
 class BoolValue(_Req):
@@ -118,7 +119,8 @@ class PublishRequest(_Req):
     version_epoch: str = ""
 
     def __post_init__(self) -> None:
-        check_uint64(self, ("version",))
+        if self.version > UINT64_MAX:  # msgspec bounds stop at int64 (ints.py)
+            raise ValueError("`version` out of range for uint64")
 
 
 class BroadcastRequest(_Req):
@@ -135,7 +137,8 @@ class BroadcastRequest(_Req):
     version_epoch: str = ""
 
     def __post_init__(self) -> None:
-        check_uint64(self, ("version",))
+        if self.version > UINT64_MAX:  # msgspec bounds stop at int64 (ints.py)
+            raise ValueError("`version` out of range for uint64")
 
 
 class SubscribeRequest(_Req):

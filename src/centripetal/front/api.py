@@ -49,9 +49,20 @@ Answer = tuple[int, bytes, bool]  # status, body, JSON body
 class ApiRequest:
     """One request read by the front protocol."""
 
-    __slots__ = ("all_headers", "body", "denied", "headers", "keep_alive", "method", "path")
+    __slots__ = (
+        "all_headers",
+        "body",
+        "denied",
+        "headers",
+        "hosts",
+        "keep_alive",
+        "method",
+        "path",
+        "url",
+    )
 
     def __init__(self) -> None:
+        self.url = b""  # the request target as read
         self.path = ""
         self.method = b""
         self.headers: dict[bytes, bytes] = {}
@@ -59,23 +70,15 @@ class ApiRequest:
         self.body = bytearray()
         self.keep_alive = True
         self.denied = False  # the API key was refused: the body is not kept
+        self.hosts = 0  # 2: a second Host header came (400)
 
 
 class Owner(Protocol):
     """What the pipeline needs of its connection."""
 
-    @property
-    def writable(self) -> asyncio.Transport | None:
-        """The transport while answers may be written, else None."""
-        ...
-
     def close(self) -> None: ...
 
     def refuse(self, refusal: Refusal) -> None: ...
-
-    def answered(self) -> None:
-        """Every queued request is answered (the idle timeout starts)."""
-        ...
 
 
 def response(status: int, body: bytes, *, close: bool, json: bool = True) -> bytes:
@@ -92,6 +95,21 @@ def response(status: int, body: bytes, *, close: bool, json: bool = True) -> byt
     if close:
         head += b"Connection: close\r\n"
     return head + b"\r\n" + body
+
+
+_EMPTY_RESULT = b'{"result":{}}'
+_EMPTY_OK = b""  # the keep-alive answer to a call with an empty result, built once
+
+
+def ok_response(body: bytes) -> bytes:
+    """``response(200, body, close=False)``; the most common answer (W5's publish) is built
+    once."""
+    global _EMPTY_OK
+    if body == _EMPTY_RESULT:
+        if not _EMPTY_OK:
+            _EMPTY_OK = response(200, body, close=False)
+        return _EMPTY_OK
+    return response(200, body, close=False)
 
 
 class ApiPipeline:
@@ -116,6 +134,7 @@ class ApiPipeline:
         self._paused = False  # reading paused: too many requests wait
         self._write_paused = False  # the client does not read its answers
         self._write_resumed: asyncio.Future[None] | None = None
+        self._closed = False  # the connection ends: nothing more is answered
 
     def idle(self) -> bool:
         """No answer is pending, so the connection may change hands in order."""
@@ -123,6 +142,20 @@ class ApiPipeline:
 
     def push(self, req: ApiRequest) -> None:
         """A complete request: answer it now if nothing waits before it."""
+        if self._worker is None and not self._queue and not self._write_paused:
+            # the common case, kept short (W5): nothing waits, answer in this callback
+            try:
+                done, value = self._eager.run(self._answer(req))
+            except Exception as exc:  # a server bug; client input never gets here
+                self._bug(req, exc)
+                return
+            if done:
+                self._respond(req, value)
+                return
+            self._queue.append(req)
+            self._queued_bytes += len(req.body)
+            self._worker = asyncio.get_running_loop().create_task(self._serve(value))
+            return
         self._queue.append(req)
         self._queued_bytes += len(req.body)
         backlog = len(self._queue) > MAX_PIPELINED or self._queued_bytes > self._max_body
@@ -131,6 +164,10 @@ class ApiPipeline:
             self._transport.pause_reading()
         if self._worker is None and not self._write_paused:
             self._serve_now()
+
+    def _bug(self, req: ApiRequest, exc: Exception) -> None:
+        failures.failure(f"server API {req.path}", exc, key=("bug", req.path, type(exc)))
+        self._owner.refuse(Refusal(500))
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -149,6 +186,7 @@ class ApiPipeline:
     def cancel(self) -> None:
         """The connection ends (lost or refused): drop what waits; reading goes on (a
         refused connection is drained)."""
+        self._closed = True
         self._queue.clear()
         self._queued_bytes = 0
         if self._worker is not None:
@@ -164,13 +202,12 @@ class ApiPipeline:
     def _serve_now(self) -> None:
         """Answer queued requests in this callback while they finish without waiting
         (eager.py); the first one that waits goes on in a task, and so do those after it."""
-        while self._queue and not self._write_paused and self._owner.writable is not None:
+        while self._queue and not self._write_paused and self._open():
             req = self._queue[0]
             try:
                 done, value = self._eager.run(self._answer(req))
             except Exception as exc:  # a server bug; client input never gets here
-                failures.failure(f"server API {req.path}", exc, key=("bug", req.path, type(exc)))
-                self._owner.refuse(Refusal(500))
+                self._bug(req, exc)
                 return
             if not done:
                 self._worker = asyncio.get_running_loop().create_task(self._serve(value))
@@ -181,7 +218,7 @@ class ApiPipeline:
 
     async def _serve(self, first: asyncio.Future[Answer] | None) -> None:
         try:
-            while self._queue and self._owner.writable is not None:
+            while self._queue and self._open():
                 if self._write_paused:
                     self._write_resumed = asyncio.get_running_loop().create_future()
                     await self._write_resumed
@@ -197,6 +234,9 @@ class ApiPipeline:
         finally:
             self._worker = None
 
+    def _open(self) -> bool:
+        return not self._closed and not self._transport.is_closing()
+
     def _dequeue(self) -> ApiRequest:
         req = self._queue.popleft()
         self._queued_bytes -= len(req.body)
@@ -204,18 +244,21 @@ class ApiPipeline:
 
     def _respond(self, req: ApiRequest, answer: Answer) -> bool:
         """Write one answer; False when the connection is closing."""
-        transport = self._owner.writable
-        if transport is None:
+        transport = self._transport
+        if self._closed or transport.is_closing():
             return False
         status, body, json = answer
-        close = not req.keep_alive
-        transport.write(response(status, body, close=close, json=json))
-        if close:
+        if req.keep_alive:
+            if status == 200 and json:
+                transport.write(ok_response(body))
+            else:
+                transport.write(response(status, body, close=False, json=json))
+        else:
+            transport.write(response(status, body, close=True, json=json))
             self._owner.close()
             return False
-        self._maybe_resume_reading()
-        if not self._queue:
-            self._owner.answered()
+        if self._paused:
+            self._maybe_resume_reading()
         return True
 
     def _maybe_resume_reading(self) -> None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, NoReturn
 
 import httptools
 
@@ -29,7 +28,17 @@ failures = failure_log(logger.name)  # one line per refused request, repeats cou
 LINGER = 1.0  # seconds a refused connection is drained before it closes
 DRAIN_LIMIT = 4 << 20  # bytes drained at most; past them the connection is reset
 IDLE, HEAD, BODY = 0, 1, 2  # where the parser stands in the current request
-_WANTED = {b"x-api-key", b"authorization", b"x-centrifugo-error-mode", b"connection", b"expect"}
+_KEPT = frozenset(  # headers a request answered here keeps by name
+    {
+        b"host",
+        b"content-length",
+        b"x-api-key",
+        b"authorization",
+        b"x-centrifugo-error-mode",
+        b"connection",
+        b"expect",
+    }
+)
 
 
 class _HandOff(Exception):
@@ -39,46 +48,69 @@ class _HandOff(Exception):
 class FrontProtocol(asyncio.Protocol):
     """One accepted connection; see the module docstring."""
 
+    # the state of a fresh connection, as class attributes: a connection sets only what
+    # changes (cheap accepts, W1); what every request reads is set in __init__
+    _upgrade: tuple[Upgrader, UpgradeRequest] | None = None
+    _transport: asyncio.Transport | None = None
+    _chunk = b""
+    _mid_chunk = False  # a request ended inside the read being parsed
+    _req: ApiRequest | None = None
+    _api: ApiPipeline | None = None  # front mode: this connection's API answers
+    _handing_off = False
+    _closing = False
+    # the budget of the request being read (limits.py)
+    _phase = IDLE
+    _served = False  # a request was read on this connection
+    _started = 0.0  # the accept (first request) or the request's first byte
+    _head_bytes = 0  # bytes received while reading a head, in whole reads
+    _head_size = 0  # request line and header bytes (relay mode)
+    _headers = 0
+    _hosts = 0
+    _content_length = -1
+    _body_bytes = 0
+    deadline = 0.0  # loop time when ``expire`` runs; 0 = none
+    _deadline_kind = IDLE
+    _refusal: Refusal | None = None
+    _relay: asyncio.Protocol | None = None  # aiohttp's protocol (relay mode)
+    _passthrough = False  # aiohttp upgraded the connection: bytes are not HTTP
+    _draining = -1  # bytes discarded after a refusal; -1: not draining
+
     def __init__(self, front: FrontContext) -> None:
         self._front = front
-        self._limits = front.limits
+        self._limits = limits = front.limits
+        self._max_headers = front.max_headers
+        self._max_header_bytes = limits.max_header_bytes
+        self._idle_timeout = limits.idle_timeout
+        self._read_timeout = limits.read_timeout
+        self._max_body = limits.max_body
+        self._body_digits = front.body_digits
         self._routes = front.routes
-        self._upgrade: tuple[Upgrader, UpgradeRequest] | None = None
-        self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
         # bytes of the current request, replayed to aiohttp on hand-off; None when the request
         # did not start at the beginning of a read (then it cannot be handed off)
         self._raw: list[bytes] | None = []
-        self._chunk = b""
-        self._mid_chunk = False  # a request ended inside the read being parsed
-        self._req: ApiRequest | None = None
-        self._api: ApiPipeline | None = None  # front mode: this connection's API answers
-        self._handing_off = False
+        # read on every request: instance attributes (a class attribute is a slower read)
+        self._transport = None
+        self._req = None
+        self._api = None
+        self._upgrade = None
+        self._relay = None
+        self._passthrough = False
+        self._draining = -1
         self._closing = False
-        # the budget of the request being read (limits.py)
         self._phase = IDLE
-        self._requests = 0
-        self._started = 0.0  # the accept (first request) or the request's first byte
-        self._head_bytes = 0  # bytes received while reading a head, in whole reads
-        self._head_size = 0  # request line and header bytes, counted exactly
-        self._headers = 0
-        self._hosts = 0
-        self._content_length = -1
-        self._body_bytes = 0
-        self.deadline = 0.0  # loop time when ``expire`` runs; 0 = none
-        self._deadline_kind = IDLE
-        self._refusal: Refusal | None = None
-        self._relay: asyncio.Protocol | None = None  # aiohttp's protocol (relay mode)
-        self._passthrough = False  # aiohttp upgraded the connection: bytes are not HTTP
-        self._draining = -1  # bytes discarded after a refusal; -1: not draining
+        self._served = False
+        self._head_bytes = 0
+        self.deadline = 0.0
+        self._started = 0.0
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        self._started = asyncio.get_running_loop().time()
+        self._front.track(self)  # first: it sets the clock when no sweep was running
+        self._started = self._front.now
         self._set_deadline(self._limits.read_header_timeout, HEAD)
-        self._front.track(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._front.untrack(self)
@@ -116,7 +148,7 @@ class FrontProtocol(asyncio.Protocol):
             return
         if self._phase != BODY:
             self._head_bytes += len(data)
-            if self._phase == IDLE and self._requests:
+            if self._phase == IDLE and self._served:
                 self._begin_head()  # the first byte of a later request
         self._chunk = data
         self._mid_chunk = False
@@ -163,15 +195,16 @@ class FrontProtocol(asyncio.Protocol):
 
     def _set_deadline(self, timeout: float, kind: int) -> None:
         if timeout > 0:
-            self.deadline = asyncio.get_running_loop().time() + timeout
+            self.deadline = self._front.now + timeout
             self._deadline_kind = kind
         else:
             self.deadline = 0.0
 
     def _begin_head(self) -> None:
-        """A later request began: its head has ``read_header_timeout`` from its first byte."""
+        """A later request began: its head has ``read_header_timeout`` from its first byte
+        (by the socket's coarse clock, server.py)."""
         self._phase = HEAD
-        self._started = asyncio.get_running_loop().time()
+        self._started = self._front.now
         limit = self._limits.read_header_timeout
         self.deadline = self._started + limit if limit > 0 else 0.0
         self._deadline_kind = HEAD
@@ -183,24 +216,12 @@ class FrontProtocol(asyncio.Protocol):
             return
         if self._deadline_kind == BODY:
             self.refuse(Refusal(408))
+        elif self._deadline_kind == IDLE and self._api is not None and not self._api.idle():
+            self._set_deadline(self._idle_timeout, IDLE)  # idle only once answered
         else:  # head or idle: Go closes without an answer on a read timeout
             logger.debug("closing a connection: %s timeout", "head" if self._phase else "idle")
             self._discard_relay()
             self.close()
-
-    def _check_head(self) -> None:
-        """Go's rules for a complete head: size, protocol version, Host (limits.py)."""
-        if self._head_size > self._limits.max_header_bytes:
-            raise Refusal(431)
-        version = self._parser.get_http_version()
-        if version not in ("1.1", "1.0"):
-            raise Refusal(505, "unsupported protocol version")
-        if self._hosts > 1:
-            raise Refusal(400, "too many Host headers")
-        if self._hosts == 0 and version == "1.1":
-            raise Refusal(400, "missing required Host header")
-        if self._content_length > self._limits.max_body:
-            raise Refusal(413)
 
     def refuse(self, refusal: Refusal) -> None:
         """Answer a refused request, then drain and close (module docstring)."""
@@ -254,7 +275,8 @@ class FrontProtocol(asyncio.Protocol):
             return
         self._raw = None
         self._handing_off = False
-        self._requests -= 1  # counted again by the parse below
+        self._served = False  # read again by the parse below
+        self._req = None  # relay mode keeps no request of its own
         proto = self._front.fallback()
         proto.connection_made(transport)
         self._relay = proto
@@ -278,73 +300,118 @@ class FrontProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._phase = HEAD
-        self._head_size = 16  # method, spaces, version, CRLF: about
-        self._headers = self._hosts = self._body_bytes = 0
-        self._content_length = -1
-        if self._relay is not None:
-            return
-        self._req = ApiRequest()
-        if self._api is not None:  # a later request can be handed off only if it starts a read
-            self._raw = None if self._mid_chunk else [self._chunk]
+        if self._relay is None:
+            self._req = ApiRequest()
+            if self._api is not None:  # a later request can be handed off if it starts a read
+                self._raw = None if self._mid_chunk else [self._chunk]
+        else:
+            self._head_size = self._headers = self._hosts = self._body_bytes = 0
+            self._content_length = -1
 
     def on_url(self, url: bytes) -> None:
-        self._head_size += len(url)
-        if self._head_size > self._limits.max_header_bytes:
-            self._stop(Refusal(431))
-        if self._req is not None and self._relay is None:
-            self._req.path += url.decode("latin-1")  # the whole target; split at the end
+        req = self._req
+        if req is not None:
+            req.url += url
+        else:
+            self._head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        self._headers += 1
-        limits = self._limits
-        if self._head_size > limits.max_header_bytes or (
-            limits.max_header_count and self._headers > limits.max_header_count
-        ):
+        """Headers are counted as they come (a flood of tiny ones stops at the count). A
+        request answered here keeps them; their size is checked once the head is complete,
+        ``Host`` and ``Content-Length`` are read from them then. A relayed request is only
+        measured (``_relayed_header``)."""
+        req = self._req
+        if req is None:
+            self._relayed_header(name, value)
+            return
+        all_headers = req.all_headers
+        all_headers.append((name, value))
+        if len(all_headers) > self._max_headers:
             self._stop(Refusal(431))
+        lname = name.lower()
+        # the first value of a kept header counts, as Go's Header.Get; a second Host is a 400
+        if (
+            lname in _KEPT
+            and req.headers.setdefault(lname, value) is not value
+            and lname == b"host"
+        ):
+            req.hosts = 2
+
+    def _relayed_header(self, name: bytes, value: bytes) -> None:
+        self._headers += 1
+        if self._headers > self._max_headers:
+            self._stop(Refusal(431))
+        self._head_size += len(name) + len(value)
         lname = name.lower()
         if lname == b"host":
             self._hosts += 1
         elif lname == b"content-length":
-            self._content_length = int(value) if value.strip().isdigit() else -1
-        if self._relay is not None:
-            return
-        req = self._req
-        assert req is not None
-        req.all_headers.append((name, value))
-        if lname in _WANTED:
-            req.headers[lname] = value
+            self._content_length = int(value) if value.isdigit() else -1
 
-    def _stop(self, refusal: Refusal) -> None:
+    def _stop(self, refusal: Refusal) -> NoReturn:
         """Stop the parser from a callback; ``data_received`` answers ``refusal``."""
         self._refusal = refusal
         raise refusal
 
     def on_headers_complete(self) -> None:
-        try:
-            self._check_head()
-        except Refusal as refusal:
-            self._stop(refusal)
+        """Go's rules for a complete head (limits.py), then where the request goes."""
+        req = self._req
+        max_head = self._max_header_bytes
+        if req is None:
+            if self._head_size + 4 * self._headers + 16 > max_head:
+                self._stop(Refusal(431))
+            self._check_host(self._parser.get_http_version(), self._hosts)
+            if self._content_length > self._max_body:
+                self._stop(Refusal(413))
+        else:
+            if self._head_bytes > max_head or len(self._chunk) > max_head:
+                self._check_head_size(req)  # only a head that may be that large is measured
+            headers = req.headers
+            version = self._parser.get_http_version()
+            if version != "1.1" or req.hosts or b"host" not in headers:
+                self._check_host(version, req.hosts or (1 if b"host" in headers else 0))
+            length = headers.get(b"content-length")  # as many digits as the cap: compare
+            if (
+                length is not None
+                and len(length) >= self._body_digits
+                and length.isdigit()
+                and int(length) > self._max_body
+            ):
+                self._stop(Refusal(413))
         self._phase = BODY
         self._head_bytes = 0
-        self._requests += 1
-        limit = self._limits.read_timeout
-        if limit > 0:
-            self.deadline = self._started + limit
+        self._served = True
+        if self._read_timeout > 0:
+            self.deadline = self._started + self._read_timeout
             self._deadline_kind = BODY
         else:
             self.deadline = 0.0
-        if self._relay is None:
-            self._route()
+        if req is not None:
+            self._route(req)
 
-    def _route(self) -> None:
+    def _check_head_size(self, req: ApiRequest) -> None:
+        """Request line and headers against ``max_header_bytes`` (431), counted like Go."""
+        size = len(req.url) + 16
+        size += sum(len(name) + len(value) + 4 for name, value in req.all_headers)
+        if size > self._max_header_bytes:
+            self._stop(Refusal(431))
+
+    def _check_host(self, version: str, hosts: int) -> None:
+        """Go's rules: HTTP/1.0 and 1.1 are served, others 505; exactly one ``Host`` from
+        HTTP/1.1 on, at most one before (400)."""
+        if version != "1.1" and version != "1.0":
+            self._stop(Refusal(505, "unsupported protocol version"))
+        if hosts > 1:
+            self._stop(Refusal(400, "too many Host headers"))
+        if hosts == 0 and version == "1.1":
+            self._stop(Refusal(400, "missing required Host header"))
+
+    def _route(self, req: ApiRequest) -> None:
         """Where the request goes: answered here, upgraded, or handed to aiohttp."""
-        req = self._req
-        assert req is not None
         parser = self._parser
         req.method = parser.get_method()
         req.keep_alive = parser.should_keep_alive()
-        url = httptools.parse_url(req.path.encode("latin-1"))
+        url = httptools.parse_url(req.url)
         path = url.path.decode("latin-1")
         query = url.query
         req.path = path
@@ -353,9 +420,9 @@ class FrontProtocol(asyncio.Protocol):
             # not an API call: another endpoint takes the connection, if it can (see _idle)
             endpoint = self._front.upgrades.get(path)
             if endpoint is not None:
-                self._check_upgrade(req, parser.get_http_version())
+                request = self._check_upgrade(req, path, query)
                 if self._idle():
-                    self._start_upgrade(endpoint, path, query, req)
+                    self._upgrade = (endpoint, request)
                     return
             if self._raw is not None and self._idle():
                 self._handing_off = True
@@ -367,54 +434,52 @@ class FrontProtocol(asyncio.Protocol):
             front = self._front
             self._api = ApiPipeline(self, self._transport, front.routes, front.eager, front.limits)
         self._raw = None
-        if handler is not None and not handler.auth.check(
-            _text(req.headers.get(b"x-api-key")),
-            _text(req.headers.get(b"authorization")),
-            _query_key(query),
+        headers = req.headers
+        if handler is not None and not handler.auth.check_raw(
+            headers.get(b"x-api-key"), headers.get(b"authorization"), query
         ):
             req.denied = True  # answered 401 when complete; the body is not kept (API-04)
-            if req.headers.get(b"expect", b"").lower() == b"100-continue":
+            self._body_bytes = 0
+            if _continues(headers):
                 self._stop(Refusal(401, body=False))
             return
-        if req.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport:
+        if b"expect" in headers and _continues(headers) and self._transport:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
 
-    def _check_upgrade(self, req: ApiRequest, version: str) -> None:
-        """A request to an upgrade endpoint that cannot be upgraded is refused here (TR-01)."""
+    def _check_upgrade(self, req: ApiRequest, path: str, query: bytes | None) -> UpgradeRequest:
+        """The request to an upgrade endpoint; one that cannot be upgraded is refused here
+        (TR-01); the endpoint checks the WebSocket handshake itself."""
         headers = [
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in req.all_headers
         ]
-        rejection = upgrade_refusal(req.method.decode("latin-1"), version, headers)
+        request = UpgradeRequest(path, (query or b"").decode("latin-1"), headers)
+        method = req.method.decode("latin-1")
+        rejection = upgrade_refusal(method, self._parser.get_http_version(), request)
         if rejection is not None:
             self._stop(Refusal(rejection.status, payload=rejection_response(rejection)))
+        return request
 
     def _idle(self) -> bool:
         """No API answer is pending, so the connection may change hands in order."""
         return self._api is None or self._api.idle()
 
-    def _start_upgrade(
-        self, endpoint: Upgrader, path: str, query: bytes | None, req: ApiRequest
-    ) -> None:
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in req.all_headers
-        ]
-        request = UpgradeRequest(path, (query or b"").decode("latin-1"), headers)
-        self._upgrade = (endpoint, request)
-
     def on_body(self, body: bytes) -> None:
-        self._body_bytes += len(body)
-        if self._body_bytes > self._limits.max_body:
-            self._stop(Refusal(413))
         req = self._req
-        if req is not None and self._relay is None and not req.denied:
+        if req is not None and not req.denied:
             req.body += body
+            if len(req.body) > self._max_body:
+                self._stop(Refusal(413))
+        else:  # relayed, or sent with a wrong API key: counted, not kept
+            self._body_bytes += len(body)
+            if self._body_bytes > self._max_body:
+                self._stop(Refusal(413))
 
     def on_message_complete(self) -> None:
         self._phase = IDLE
         self._head_bytes = 0
-        self.deadline = 0.0  # no idle deadline while an answer is pending
         if self._relay is not None:
-            return  # aiohttp answers; its keep-alive timeout takes over (limits.py)
+            self.deadline = 0.0  # aiohttp answers; its keep-alive timeout takes over
+            return
         req = self._req
         self._req = None
         self._mid_chunk = True
@@ -425,32 +490,17 @@ class FrontProtocol(asyncio.Protocol):
                 self._upgrade = None
                 self._stop(Refusal(400))
             return  # else the parser reports the upgrade next (data_received)
+        if self._idle_timeout > 0:  # an answer still pending pushes it on (expire)
+            self.deadline = self._front.now + self._idle_timeout
+            self._deadline_kind = IDLE
+        else:
+            self.deadline = 0.0
         if self._api is not None:
             self._api.push(req)
 
     # -- for the API pipeline (api.py) ---------------------------------------------------------
 
-    @property
-    def writable(self) -> asyncio.Transport | None:
-        """The transport while answers may be written."""
-        transport = self._transport
-        if transport is None or self._closing or transport.is_closing():
-            return None
-        return transport
 
-    def answered(self) -> None:
-        """Every API request is answered: the idle timeout starts, unless the next request
-        has begun already."""
-        if self._phase == IDLE:
-            self._set_deadline(self._limits.idle_timeout, IDLE)
-
-
-def _text(value: bytes | None) -> str | None:
-    return value.decode("latin-1") if value is not None else None
-
-
-def _query_key(query: bytes | None) -> str | None:
-    if not query:
-        return None
-    values = parse_qs(query.decode("latin-1")).get("api_key")
-    return values[0] if values else None
+def _continues(headers: dict[bytes, bytes]) -> bool:
+    """``Expect: 100-continue``: the client waits for an interim answer."""
+    return headers.get(b"expect", b"").lower() == b"100-continue"

@@ -76,11 +76,15 @@ class NodeMetrics:
         self.api_duration: dict[str, Latency] = {}  # by method
         self.proxy_duration: dict[str, Latency] = {}  # by proxy type
 
-    def observe_api(self, method: str, seconds: float, error_code: int = 0) -> None:
+    def api_latency(self, method: str) -> Latency:
+        """The latency histogram of one API method (kept by its handler: no lookup per call)."""
         latency = self.api_duration.get(method)
         if latency is None:
             latency = self.api_duration[method] = Latency()
-        latency.observe(seconds)
+        return latency
+
+    def observe_api(self, method: str, seconds: float, error_code: int = 0) -> None:
+        self.api_latency(method).observe(seconds)
         if error_code:
             self.api_errors[(method, error_code)] += 1
 

@@ -12,7 +12,7 @@ from websockets.protocol import State
 
 from centripetal.transports.handshake import (
     UpgradeRequest,
-    check_upgrade,
+    check_handshake,
 )
 from centripetal.transports.websocket import FramedConnection, hand_over, refuse
 
@@ -44,7 +44,7 @@ class EchoEndpoint:
         self.max_size = max_size
 
     def upgrade(self, transport: asyncio.Transport, request: UpgradeRequest, rest: bytes) -> None:
-        rejection = check_upgrade(request)
+        rejection = check_handshake(request)  # the front checked the rest
         if rejection is not None:
             refuse(transport, rejection)
             return

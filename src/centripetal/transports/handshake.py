@@ -18,6 +18,7 @@ from websockets.utils import accept_key
 __all__ = [
     "Rejection",
     "UpgradeRequest",
+    "check_handshake",
     "check_upgrade",
     "rejection_response",
     "switching_protocols",
@@ -27,25 +28,36 @@ __all__ = [
 
 @dataclass(slots=True)
 class UpgradeRequest:
-    """The head of a ``GET`` that asks for an upgrade; header names as the client sent them."""
+    """The head of a ``GET`` that asks for an upgrade; header names as the client sent them.
+    Lookups by name go through an index built once, on the first lookup."""
 
     path: str
     query_string: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    _index: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def _by_name(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for key, value in self.headers:
+                found = index.get(key.lower())
+                if found is None:
+                    index[key.lower()] = [value]
+                else:
+                    found.append(value)
+        return index
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (given in lower case), or None."""
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        found = self._by_name().get(name)
+        return found[0] if found else None
 
     def values(self, name: str) -> list[str]:
         """Every comma-separated token of every ``name`` header, stripped and lower-cased."""
         out: list[str] = []
-        for key, value in self.headers:
-            if key.lower() == name:
-                out.extend(t.strip().lower() for t in value.split(",") if t.strip())
+        for value in self._by_name().get(name, ()):
+            out.extend(t.strip().lower() for t in value.split(",") if t.strip())
         return out
 
     def query(self) -> dict[str, str]:
@@ -77,10 +89,14 @@ def _valid_key(key: str | None) -> bool:
 
 def check_upgrade(request: UpgradeRequest) -> Rejection | None:
     """None when the request is a valid version-13 WebSocket upgrade (RFC 6455 §4.2.1)."""
-    if "websocket" not in request.values("upgrade"):
+    if not _asks_upgrade(request):
         return Rejection(400, b"Bad Request")  # a plain GET of the endpoint (TR-01)
-    if "upgrade" not in request.values("connection"):
-        return Rejection(400, b"Bad Request")
+    return check_handshake(request)
+
+
+def check_handshake(request: UpgradeRequest) -> Rejection | None:
+    """The WebSocket part of ``check_upgrade``: version 13 (426) and a valid key (400). An
+    endpoint behind the front protocol calls this: the front checked the rest already."""
     if request.header("sec-websocket-version") != "13":
         return Rejection(426, b"Upgrade Required", (("Sec-WebSocket-Version", "13"),))
     if not _valid_key(request.header("sec-websocket-key")):
@@ -88,14 +104,15 @@ def check_upgrade(request: UpgradeRequest) -> Rejection | None:
     return None
 
 
-def upgrade_refusal(method: str, version: str, headers: list[tuple[str, str]]) -> Rejection | None:
+def _asks_upgrade(request: UpgradeRequest) -> bool:
+    return "websocket" in request.values("upgrade") and "upgrade" in request.values("connection")
+
+
+def upgrade_refusal(method: str, version: str, request: UpgradeRequest) -> Rejection | None:
     """Why a request to an upgrade endpoint cannot be upgraded, checked as soon as its head is
     read, in the order Centrifugo's upgrader checks: the upgrade tokens (400), the method
     (405), then the HTTP version (RFC 6455 §4.1: 1.1 or later; 400). None: go on."""
-    request = UpgradeRequest("", "", headers)
-    if "websocket" not in request.values("upgrade") or "upgrade" not in request.values(
-        "connection"
-    ):
+    if not _asks_upgrade(request):
         return Rejection(400, b"Bad Request")  # a plain request of the endpoint (TR-01)
     if method != "GET":
         return Rejection(405, b"Method Not Allowed")

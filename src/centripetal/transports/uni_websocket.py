@@ -31,7 +31,7 @@ from centripetal.transports.admission import Admission
 from centripetal.transports.handshake import (
     Rejection,
     UpgradeRequest,
-    check_upgrade,
+    check_handshake,
 )
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.streaming import bare_push
@@ -205,7 +205,7 @@ class UniWebSocketEndpoint:
         self.connections: set[UniWebSocketConnection] = set()
 
     def _refusal(self, request: UpgradeRequest) -> Rejection | None:
-        rejection = check_upgrade(request)
+        rejection = check_handshake(request)  # the front checked the rest
         if rejection is not None:
             return rejection
         origin = request.header("origin")
