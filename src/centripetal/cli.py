@@ -1,8 +1,8 @@
 """The command line, as Centrifugo's (SV-15).
 
 ``centripetal [-c config.json] [flags]`` runs the server; subcommands: ``version``,
-``genconfig``, ``checkconfig``, ``defaultconfig``, ``defaultenv``, ``gentoken``,
-``gensubtoken``, ``checktoken``, ``checksubtoken``. Flags are dotted v6 key paths
+``genconfig``, ``checkconfig``, ``defaultconfig``, ``defaultenv``, ``configdoc``, ``serve``,
+``gentoken``, ``gensubtoken``, ``checktoken``, ``checksubtoken``. Flags are dotted v6 key paths
 (``--http_server.port``); the v3 spellings (``--port``, ``--engine``, ``--log_level`` ...)
 keep working. Precedence: flags > ``CENTRIFUGO_*`` environment > file.
 """
@@ -23,7 +23,7 @@ import tomli_w
 import yaml
 
 from centripetal import cli_tokens
-from centripetal.config import schema
+from centripetal.config import schema, support
 from centripetal.config.env import known_env_vars
 from centripetal.config.legacy import SIMPLE_KEYS
 from centripetal.config.loader import DEFAULT_CONFIG_FILE, LoadedConfig, decode, load_config
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flag(p, DEFAULT_CONFIG_FILE)
     p = sub.add_parser("checkconfig", help="check the configuration (exit 1 on error)")
     _add_config_flag(p, DEFAULT_CONFIG_FILE)
-    p.add_argument("--strict", action="store_true", help="fail on unknown keys too")
+    p.add_argument("--strict", action="store_true", help="fail on unknown or unsupported keys too")
     p = sub.add_parser("defaultconfig", help="write the full configuration with defaults")
     _add_config_flag(p, DEFAULT_CONFIG_FILE)
     p.add_argument("-b", "--base", default="", help="base config file to start from")
@@ -121,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-non-zero-only",
         action="store_true",
         help="print only variables whose value is not zero",
+    )
+    p = sub.add_parser("configdoc", help="show every configuration option (HTML on :6060)")
+    p.add_argument("--markdown", action="store_true", help="print Markdown to stdout instead")
+    p.add_argument("--section", default="", help="only this top-level section (e.g. client)")
+    p.add_argument("-a", "--address", default="127.0.0.1", help="interface to serve on")
+    p.add_argument("-p", "--port", type=int, default=6060, help="port to serve on")
+    p = sub.add_parser("serve", help="run a static file server (for development only)")
+    p.add_argument("-d", "--dir", default="./", help="path to directory")
+    p.add_argument("-p", "--port", type=int, default=3000, help="port to serve on")
+    p.add_argument(
+        "-a", "--address", default="", help="interface to serve on (default: all interfaces)"
     )
     for name, subscription in (("gentoken", False), ("gensubtoken", True)):
         kind = "subscription" if subscription else "connection"
@@ -197,18 +208,21 @@ def cmd_genconfig(path: str) -> int:
 
 def cmd_checkconfig(path: str, strict: bool) -> int:
     """Load and validate; then build every TLS context the config asks for, so unreadable
-    keys, bad PEM and unsupported TLS settings are reported too (SV-01, SV-15)."""
+    keys, bad PEM and unsupported TLS settings are reported too (SV-01, SV-15), and name
+    every key set that centripetal does not do (``config.support``); ``--strict`` fails on
+    any warning."""
     from centripetal import tls  # lazily: ssl and the engines' address rules
 
     try:
         loaded = _load(path)
         tls.check_config(loaded.config)
+        unsupported = support.check(loaded.config)
     except ConfigError as exc:
         return _fail(str(exc))
-    for warning in loaded.warnings:
+    for warning in loaded.warnings + unsupported:
         print(f"warning: {warning}")
-    if strict and loaded.warnings:
-        return _fail("unknown or removed keys found (strict mode)")
+    if strict and (loaded.warnings or unsupported):
+        return _fail("unknown, removed or unsupported keys found (strict mode)")
     return 0
 
 
@@ -256,6 +270,35 @@ def cmd_defaultenv(base: str, non_zero_only: bool) -> int:
         if non_zero_only and value in (None, False, 0, "", "0s", [], {}):
             continue
         print(f"{name}={_env_value(value, t)}")
+    return 0
+
+
+def cmd_configdoc(ns: argparse.Namespace) -> int:
+    """The configuration reference with the support table (SV-15)."""
+    from centripetal import devserver
+    from centripetal.config.reference import render_reference
+
+    section = ns.section or None
+    if section is not None and type_at(section) is None:
+        return _fail(f"unknown section {section!r}")
+    markdown = render_reference(section)
+    if ns.markdown:
+        print(markdown, end="")
+        return 0
+    page = devserver.markdown_to_html(markdown, "centripetal configuration")
+    print(f"configuration documentation on http://{ns.address or 'localhost'}:{ns.port}")
+    devserver.run_app(devserver.text_app(page), ns.address, ns.port)
+    return 0
+
+
+def cmd_serve(ns: argparse.Namespace) -> int:
+    """Static files for local development (SV-15), as ``centrifugo serve``."""
+    from centripetal import devserver
+
+    if not os.path.isdir(ns.dir):
+        return _fail(f"{ns.dir}: not a directory")
+    print(f"start serving {ns.dir} on {ns.address}:{ns.port}")
+    devserver.run_app(devserver.static_app(ns.dir), ns.address, ns.port)
     return 0
 
 
@@ -333,6 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_defaultconfig(ns.config, ns.base, ns.dry_run)
     if command == "defaultenv":
         return cmd_defaultenv(ns.base, ns.base_non_zero_only)
+    if command == "configdoc":
+        return cmd_configdoc(ns)
+    if command == "serve":
+        return cmd_serve(ns)
     if command in ("gentoken", "gensubtoken"):
         return cmd_gentoken(ns, command == "gensubtoken")
     if command in ("checktoken", "checksubtoken"):

@@ -23,6 +23,7 @@ from aiohttp import web
 from centripetal import proxy, tls
 from centripetal.api import add_api_routes, api_app_for
 from centripetal.api.http import method_handlers
+from centripetal.config import support
 from centripetal.engines.base import EngineError
 from centripetal.front import FrontServer, Upgrader
 from centripetal.limits import HTTPLimits
@@ -127,6 +128,8 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
     hs = config.http_server
     try:  # first: nothing may listen in plain text when TLS was asked for (SV-01)
         main_tls, internal_tls = tls.listener_contexts(hs)
+        for warning in support.check(config):  # keys set that centripetal does not do
+            logger.warning("%s", warning)
     except ValueError as exc:
         logger.error("%s", exc)
         return 1

@@ -11,7 +11,9 @@ import jwt
 import pytest
 
 from centripetal import cli
-from centripetal.config import schema
+from centripetal.config import schema, support
+from centripetal.config.loader import decode, load_config
+from centripetal.config.tree import to_plain
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 
@@ -123,8 +125,61 @@ def test_checkconfig_ok_and_strict_unknown_key(
     )
     assert cli.main(["checkconfig", "-c", "bad.json", "--strict"]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "error: unknown or removed keys found (strict mode)"
+        "error: unknown, removed or unsupported keys found (strict mode)"
     )
+
+
+def test_checkconfig_names_unsupported_keys_and_strict_fails(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SV-02: a key for a feature centripetal does not have is named with the reason."""
+    (workdir / "grpc.json").write_text('{"grpc_api": {"enabled": true, "port": 10001}}')
+    assert cli.main(["checkconfig", "-c", "grpc.json"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: grpc_api.enabled: not supported: the GRPC server API is not available "
+        "(use the HTTP API)",
+        "warning: grpc_api.port: not supported: used only by the GRPC server API, which is "
+        "not available",
+    ]
+    assert cli.main(["checkconfig", "-c", "grpc.json", "--strict"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "error: unknown, removed or unsupported keys found (strict mode)"
+    )
+
+
+def test_checkconfig_refuses_what_would_weaken_guarantees(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SV-02: ignoring NATS raw mode would lose publications: refused, not warned."""
+    (workdir / "raw.json").write_text('{"broker": {"nats": {"raw_mode": {"enabled": true}}}}')
+    assert cli.main(["checkconfig", "-c", "raw.json"]) == 1
+    assert capsys.readouterr().out == (
+        "error: broker.nats.raw_mode: refused: NATS raw mode is not available; publications "
+        "would not reach raw subjects\n"
+    )
+
+
+@pytest.mark.parametrize("ext", ["json", "yaml", "toml"])
+def test_defaultconfig_round_trips_through_strict_checkconfig(
+    ext: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["defaultconfig", "-c", f"full.{ext}"]) == 0
+    assert cli.main(["checkconfig", "-c", f"full.{ext}", "--strict"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_defaultenv_round_trips_without_warnings(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every printed variable, read back as the environment, decodes to the defaults."""
+    assert cli.main(["defaultenv"]) == 0
+    env = dict(parse_env_line(line) for line in capsys.readouterr().out.splitlines())
+    assert len(env) > 400
+    loaded = load_config(None, env, {})
+    assert loaded.warnings == []
+    assert support.check(loaded.config) == []
+    (workdir / "config.json").unlink()
+    assert to_plain(load_config(None, env, {}).config) == to_plain(decode({}))
 
 
 def test_checkconfig_invalid_value(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -224,3 +279,11 @@ def test_root_invalid_config_exits_1(
     assert cli.main(["--log.level", "loud"]) == 1
     assert seen == []
     assert capsys.readouterr().out.startswith("error: log.level: unknown log level 'loud'")
+
+
+def parse_env_line(line: str) -> tuple[str, str]:
+    """``NAME="value"`` as a dotenv reader takes it: outer quotes off, ``\\"`` unescaped."""
+    name, _, value = line.partition("=")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].replace('\\"', '"')
+    return name, value
