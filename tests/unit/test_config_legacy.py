@@ -10,7 +10,8 @@ from msgspec import inspect as mi
 from centripetal.config import schema
 from centripetal.config.legacy import CFG_ROWS, convert, is_flat
 from centripetal.config.loader import decode
-from centripetal.config.tree import CONFIG_TYPE, coerce_tree, type_at
+from centripetal.config.tree import CONFIG_TYPE, type_at
+from centripetal.config.weak import Loose, coerce
 
 
 def _sample(t: mi.Type) -> tuple[object, object]:
@@ -37,7 +38,7 @@ def _get(config: schema.Config, path: str) -> Any:
 
 def _load_flat(raw: dict[str, Any]) -> schema.Config:
     tree, _ = convert(raw)
-    result = coerce_tree(tree, CONFIG_TYPE, "")
+    result = coerce(tree, CONFIG_TYPE, "", Loose({}))
     assert isinstance(result, dict)
     return decode(result)
 

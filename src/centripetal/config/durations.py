@@ -1,64 +1,82 @@
-"""Go-style durations: ``"25s"``, ``"1000ms"``, ``"720h"``, ``"1m30s"`` <-> float seconds.
+"""Go durations: ``"25s"``, ``"1000ms"``, ``"720h"``, ``"1m30s"`` <-> float seconds (SV-02).
 
-Files, environment variables and flags carry durations as Go ``time.Duration`` strings
-(SV-02, MG-17); v2-style integer keys such as ``history_lifetime`` carry plain seconds
-(CH-24). The schema stores float seconds. ``format_duration`` renders the canonical Go form
-used by ``defaultconfig``, ``defaultenv`` and ``gentoken`` (``168h0m0s``).
+``parse_duration`` is Go's ``time.ParseDuration``, which Centrifugo applies to every duration
+given as text (file strings, ``CENTRIFUGO_*`` variables, flags): a sequence of decimal numbers,
+each with a unit (``ns``, ``us``/``µs``, ``ms``, ``s``, ``m``, ``h``), optionally signed;
+``"0"`` is the only number allowed without a unit. Bare numbers in files are a separate rule
+(``config.weak``). The schema stores float seconds. ``format_duration`` renders Go's
+``time.Duration.String()`` used by ``defaultconfig``, ``defaultenv`` and ``gentoken``
+(``168h0m0s``).
 """
 
 from __future__ import annotations
 
-import math
-import re
-
 __all__ = ["format_duration", "parse_duration"]
 
-_UNITS: dict[str, float] = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
+_UNIT_NANOS: dict[str, int] = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,  # MICRO SIGN
+    "\u03bcs": 1_000,  # GREEK SMALL LETTER MU
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
 }
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
+_MAX_NANOS = 2**63 - 1
 
 
-def parse_duration(value: object) -> float:
-    """Convert a duration value to float seconds.
+def _digits(text: str, pos: int) -> int:
+    while pos < len(text) and "0" <= text[pos] <= "9":
+        pos += 1
+    return pos
 
-    Accepts Go duration strings (``"1h2m3.5s"``, ``"-1s"``, ``"0"``), numbers (seconds,
-    v2-style) and strings holding a plain number (seconds). Raises ``ValueError`` otherwise.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}")
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"invalid duration {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"invalid duration {value!r}")
-    text = value.strip()
-    if _PLAIN_NUMBER.fullmatch(text):
-        return float(text)
-    sign = 1.0
-    if text and text[0] in "+-":
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if not text:
-        raise ValueError(f"invalid duration {value!r}")
-    total = 0.0
+
+def parse_duration(text: str) -> float:
+    """Go's ``time.ParseDuration``; returns seconds. Raises ``ValueError`` with Go's reason
+    (``invalid duration "x"``, ``missing unit in duration "25"``, ``unknown unit ...``)."""
+    quoted = '"' + text + '"'
+    rest = text
+    negative = False
+    if rest[:1] in ("-", "+"):
+        negative = rest[0] == "-"
+        rest = rest[1:]
+    if rest == "0":
+        return 0.0
+    if not rest:
+        raise ValueError(f"invalid duration {quoted}")
+    total = 0
     pos = 0
-    while pos < len(text):
-        match = _PART.match(text, pos)
-        if match is None:
-            raise ValueError(f"invalid duration {value!r}")
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    return sign * total
+    while pos < len(rest):
+        if not (rest[pos] == "." or "0" <= rest[pos] <= "9"):
+            raise ValueError(f"invalid duration {quoted}")
+        end = _digits(rest, pos)
+        whole = rest[pos:end]
+        fraction = ""
+        pos = end
+        if pos < len(rest) and rest[pos] == ".":
+            end = _digits(rest, pos + 1)
+            fraction = rest[pos + 1 : end]
+            if not whole and not fraction:
+                raise ValueError(f"invalid duration {quoted}")
+            pos = end
+        unit_end = pos
+        while unit_end < len(rest) and not (rest[unit_end] == "." or "0" <= rest[unit_end] <= "9"):
+            unit_end += 1
+        if unit_end == pos:
+            raise ValueError(f"missing unit in duration {quoted}")
+        unit = rest[pos:unit_end]
+        nanos = _UNIT_NANOS.get(unit)
+        if nanos is None:
+            raise ValueError(f'unknown unit "{unit}" in duration {quoted}')
+        pos = unit_end
+        value = int(whole or "0") * nanos
+        if fraction:
+            value += int(int(fraction) * (nanos / 10 ** len(fraction)))
+        total += value
+        if total > _MAX_NANOS + (1 if negative else 0):
+            raise ValueError(f"invalid duration {quoted}")
+    return (-total if negative else total) / 1e9
 
 
 def _trim(number: float) -> str:

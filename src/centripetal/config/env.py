@@ -1,33 +1,44 @@
 """``CENTRIFUGO_*`` environment variables -> a v6 configuration tree (SV-02, DESIGN §6).
 
 A variable is ``CENTRIFUGO_`` + the v6 key path upper-cased with ``.`` -> ``_``
-(``CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY``). Values are typed by the schema: booleans,
-integers, durations (``"300s"``), lists as a JSON array or space-separated words, objects as
-JSON. Lists of named objects (``channel.namespaces``, ``rpc.namespaces``, ``proxies``) are
-given as JSON, or as space-separated names whose fields are then addressed by name::
+(``CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY``). Values are parsed by the schema type as
+Centrifugo's envconfig does (``config.weak.parse_text``): Go ``ParseBool`` booleans, Go
+``ParseInt`` integers, Go durations (``"300s"``), lists as a JSON array or space-separated
+words, objects as JSON. An empty variable is unset. Lists of named objects
+(``channel.namespaces``, ``rpc.namespaces``, ``proxies``) are given as JSON, or as
+space-separated names whose fields are then addressed by name::
 
     CENTRIFUGO_CHANNEL_NAMESPACES=smallhistory example
     CENTRIFUGO_CHANNEL_NAMESPACES_EXAMPLE_PRESENCE=true
 
 Variables spelled after a flat v3/v4/v5 key (``CENTRIFUGO_PORT``,
 ``CENTRIFUGO_TOKEN_HMAC_SECRET_KEY``) map through ``config.legacy``. Anything else is
-reported as unknown.
+reported as unknown, except ``CENTRIFUGO_VAR_*`` (values for ``${CENTRIFUGO_VAR_*}``
+references) and the service variables Kubernetes injects (``CENTRIFUGO_PORT``,
+``CENTRIFUGO_SERVICE_HOST`` ...), which Centrifugo skips too; such a variable that shadows a
+flat key but does not parse as one (``CENTRIFUGO_PORT=tcp://10.0.0.1:8000``) is ignored with a
+warning.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from msgspec import inspect as mi
 
 from centripetal.config.legacy import SIMPLE_KEYS
-from centripetal.config.tree import CONFIG_TYPE, coerce_text, leaf_paths, type_at
+from centripetal.config.tree import CONFIG_TYPE, ConfigError, leaf_paths, type_at
+from centripetal.config.weak import Loose, parse_text
 
 __all__ = ["ENV_PREFIX", "NAMED_LISTS", "env_name", "known_env_vars", "parse_env", "set_path"]
 
 ENV_PREFIX = "CENTRIFUGO_"
+CUSTOM_VAR_PREFIX = "CENTRIFUGO_VAR_"
+# Centrifugo's filter for variables Kubernetes injects for a service named centrifugo.
+_KUBERNETES_VAR = re.compile(r"^CENTRIFUGO(?:_[A-Z0-9_]+)?_(PORT|SERVICE_)")
 NAMED_LISTS: tuple[str, ...] = ("channel.namespaces", "rpc.namespaces", "proxies")
 
 
@@ -74,15 +85,27 @@ def _get_path(tree: Mapping[str, Any], path: str) -> object:
     return node
 
 
-def _named_list(text: str, path: str, t: mi.Type) -> object:
+def _parse(text: str, t: mi.Type, path: str, name: str, loose: Loose) -> object:
+    try:
+        return parse_text(text, t, path, loose)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (from {name})") from None
+
+
+def _named_list(text: str, path: str, t: mi.Type, name: str, loose: Loose) -> object:
     stripped = text.strip()
     if stripped.startswith("["):
-        return coerce_text(stripped, t, path)
-    return [{"name": name} for name in stripped.split()]
+        return _parse(stripped, t, path, name, loose)
+    return [{"name": item} for item in stripped.split()]
 
 
 def _address_item(
-    rest: str, items: list[Any], item_type: mi.StructType, value: str, path: str
+    rest: str,
+    items: list[Any],
+    item_type: mi.StructType,
+    value: str,
+    path: str,
+    loose: Loose,
 ) -> bool:
     """Apply ``<NAME>_<FIELD>`` to the item called NAME; False when nothing matches."""
     named = [(i, it) for i, it in enumerate(items) if isinstance(it, dict) and it.get("name")]
@@ -96,26 +119,31 @@ def _address_item(
         if found is None:
             continue
         field_path, field_type = found
-        set_path(item, field_path, coerce_text(value, field_type, f"{path}[{i}].{field_path}"))
+        item_path = f"{path}[{i}].{field_path}"
+        var_name = ENV_PREFIX + path.replace(".", "_").upper() + "_" + rest
+        set_path(item, field_path, _parse(value, field_type, item_path, var_name, loose))
         return True
     return False
 
 
 def parse_env(
-    env: Mapping[str, str], base: Mapping[str, Any] | None = None
+    env: Mapping[str, str],
+    base: Mapping[str, Any] | None = None,
+    loose: Loose | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Collect ``CENTRIFUGO_*`` variables into a v6 tree; returns (tree, warnings).
 
     ``base`` (the file's tree) lets name-addressed variables reach namespaces defined in the
-    file. Raises ``ConfigError`` (with the key path) on a value of the wrong type.
+    file. Raises ``ConfigError`` (key path, value, variable name) on a value that does not parse.
     """
+    loose = loose if loose is not None else Loose(env)
     tree: dict[str, Any] = {}
     warnings: list[str] = []
     pending: list[tuple[str, str]] = []
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX):
-            continue
         value = env[name]
+        if not name.startswith(ENV_PREFIX) or value == "":
+            continue
         rest = name[len(ENV_PREFIX) :]
         found = _INDEX.get(rest)
         if found is None:
@@ -123,23 +151,38 @@ def parse_env(
             continue
         path, t = found
         if path in NAMED_LISTS:
-            set_path(tree, path, _named_list(value, path, t))
+            set_path(tree, path, _named_list(value, path, t, name, loose))
         else:
-            set_path(tree, path, coerce_text(value, t, path))
+            set_path(tree, path, _parse(value, t, path, name, loose))
     for rest, value in pending:
-        if _apply_named(tree, base, rest, value):
+        name = ENV_PREFIX + rest
+        if _apply_named(tree, base, rest, value, loose):
             continue
         legacy_path = SIMPLE_KEYS.get(rest.lower())
         legacy_type = type_at(legacy_path) if legacy_path else None
         if legacy_path and legacy_type is not None:
-            set_path(tree, legacy_path, coerce_text(value, legacy_type, legacy_path))
+            try:
+                set_path(tree, legacy_path, _parse(value, legacy_type, legacy_path, name, loose))
+            except ConfigError:
+                if not _KUBERNETES_VAR.match(name):
+                    raise
+                warnings.append(
+                    f"ignored {name}={value!r}: not a value for {legacy_path}; "
+                    "it looks like a variable Kubernetes sets for a service"
+                )
             continue
-        warnings.append(f"unknown environment variable {ENV_PREFIX}{rest}")
+        if name.startswith(CUSTOM_VAR_PREFIX) or _KUBERNETES_VAR.match(name):
+            continue
+        warnings.append(f"unknown environment variable {name}")
     return tree, warnings
 
 
 def _apply_named(
-    tree: dict[str, Any], base: Mapping[str, Any] | None, rest: str, value: str
+    tree: dict[str, Any],
+    base: Mapping[str, Any] | None,
+    rest: str,
+    value: str,
+    loose: Loose,
 ) -> bool:
     for path in NAMED_LISTS:
         prefix = path.replace(".", "_").upper() + "_"
@@ -156,7 +199,7 @@ def _apply_named(
                 items = copy.deepcopy(from_base)
                 set_path(tree, path, items)
         if isinstance(items, list) and _address_item(
-            rest[len(prefix) :], items, item_type, value, path
+            rest[len(prefix) :], items, item_type, value, path, loose
         ):
             return True
     return False

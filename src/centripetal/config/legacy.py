@@ -14,14 +14,22 @@ as a string, top-level ``namespaces``, ``token_hmac_secret_key``, ``proxy_*`` ..
 (and top-level channel options) get the v3 permission semantics of CH-51 when they use a
 v3-only option, or when the file does and the namespace uses no v4 ``allow_*``/``force_*``
 option; otherwise their v4/v5 names are kept.
+
+Durations given as bare numbers in a flat file are seconds, the v2 meaning (``history_lifetime``
+CH-24, ``client_expired_close_delay`` ...): they are rewritten as Go duration strings (``60`` ->
+``"1m0s"``) so that the v6 rule for numbers (nanoseconds, ``config.weak``) never sees them.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
-from centripetal.config.tree import ConfigError
+from msgspec import inspect as mi
+
+from centripetal.config.durations import format_duration
+from centripetal.config.tree import CONFIG_TYPE, ConfigError, fields_of, unwrap
 
 __all__ = ["CFG_ROWS", "EXTRA_KEYS", "SIMPLE_KEYS", "convert", "is_flat"]
 
@@ -554,7 +562,24 @@ def convert(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         _set(out, "channel.namespaces", _convert_namespaces(raw["namespaces"], file_v3))
     if isinstance(raw.get("rpc_namespaces"), list):
         _set(out, "rpc.namespaces", [_convert_rpc_ns(ns) for ns in raw["rpc_namespaces"]])
-    return out, warnings
+    return _numbers_as_seconds(out, CONFIG_TYPE), warnings
+
+
+def _numbers_as_seconds(value: Any, t: mi.Type) -> Any:
+    """Bare numbers at duration keys of a flat file -> Go duration strings (seconds, CH-24)."""
+    t = unwrap(t)
+    if isinstance(t, mi.FloatType) and isinstance(value, int | float):
+        if isinstance(value, bool) or not math.isfinite(value):
+            return value
+        return format_duration(float(value))
+    if isinstance(t, mi.StructType) and isinstance(value, dict):
+        fields = fields_of(t)
+        return {
+            k: _numbers_as_seconds(v, fields[k]) if k in fields else v for k, v in value.items()
+        }
+    if isinstance(t, mi.ListType) and isinstance(value, list):
+        return [_numbers_as_seconds(v, t.item_type) for v in value]
+    return value
 
 
 def _convert_namespaces(namespaces: list[Any], file_v3: bool) -> list[Any]:

@@ -2,9 +2,11 @@
 
 Sources, lowest to highest precedence: the file (JSON, YAML or TOML by extension; flat
 v3/v4/v5 layouts are mapped by ``config.legacy``), environment variables (``config.env``),
-then flags given as dotted v6 key paths (``{"http_server.port": 9000}``). Objects merge key
-by key; a list given by a higher source replaces the lower one. The merged tree is decoded
-into ``schema.Config`` by msgspec and checked by ``config.validate``; every error is a
+then flags given as dotted v6 key paths (``{"http_server.port": 9000}``). Every value passes
+Centrifugo's loose typing rules (``config.weak``): file values and typed flag values by the
+weak rules, the text of variables and flags by the envconfig rules. Objects merge key by key;
+a list given by a higher source replaces the lower one. The merged tree is decoded into
+``schema.Config`` by msgspec and checked by ``config.validate``; every error is a
 ``ConfigError`` whose message starts with the key path.
 """
 
@@ -29,12 +31,12 @@ from centripetal.config.tree import (
     CONFIG_TYPE,
     AdminSection,
     ConfigError,
-    coerce_text,
-    coerce_tree,
     type_at,
     unknown_keys,
 )
 from centripetal.config.validate import validate
+from centripetal.config.weak import Loose, coerce, parse_text
+from centripetal.config.yamlgo import load_yaml
 
 __all__ = ["DEFAULT_CONFIG_FILE", "LoadedConfig", "decode", "load_config", "read_file"]
 
@@ -58,7 +60,7 @@ def read_file(path: str) -> dict[str, Any]:
         with open(path, "rb") as fh:
             data = fh.read()
         if ext in (".yaml", ".yml"):
-            raw = yaml.safe_load(data)
+            raw = load_yaml(data)
         elif ext == ".toml":
             raw = tomllib.loads(data.decode())
         else:
@@ -84,14 +86,22 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _flags_tree(flags: Mapping[str, object]) -> dict[str, Any]:
+def _flags_tree(flags: Mapping[str, object], loose: Loose) -> dict[str, Any]:
+    """Flags: text by the envconfig rules (``""`` by the weak rules, as viper decodes an empty
+    string flag); typed values by the weak rules."""
     tree: dict[str, Any] = {}
     for path, value in flags.items():
         t = type_at(path)
         if t is None:
             raise ConfigError(f"{path}: unknown flag")
-        typed = coerce_text(value, t, path) if isinstance(value, str) else value
-        set_path(tree, path, coerce_tree(typed, t, path))
+        try:
+            if isinstance(value, str) and value:
+                typed = parse_text(value, t, path, loose)
+            else:
+                typed = coerce(value, t, path, loose)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (from a command-line flag)") from None
+        set_path(tree, path, typed)
     return tree
 
 
@@ -147,24 +157,28 @@ def load_config(
     path must exist. Raises ``ConfigError`` naming the key path of the first bad value.
     """
     warnings: list[str] = []
+    loose = Loose(env)
     file_tree: dict[str, Any] = {}
     used: str | None = None
     if path is not None or os.path.exists(DEFAULT_CONFIG_FILE):
         used = path if path is not None else DEFAULT_CONFIG_FILE
         file_tree, legacy_warnings = convert(read_file(used))
         warnings.extend(legacy_warnings)
+        file_tree = _coerce_root(file_tree, loose)
         warnings.extend(
             f"unknown key {key!r} in config file {used}"
             for key in unknown_keys(file_tree, CONFIG_TYPE)
         )
-    file_tree = _as_dict(coerce_tree(file_tree, CONFIG_TYPE, ""))
-    env_tree, env_warnings = parse_env(env, file_tree)
+    env_tree, env_warnings = parse_env(env, file_tree, loose)
     warnings.extend(env_warnings)
-    merged = _merge(_merge(file_tree, env_tree), _flags_tree(flags))
-    return LoadedConfig(config=decode(merged), warnings=warnings, path=used)
+    merged = _merge(_merge(file_tree, env_tree), _flags_tree(flags, loose))
+    config = decode(merged)
+    warnings.extend(loose.warnings)
+    return LoadedConfig(config=config, warnings=warnings, path=used)
 
 
-def _as_dict(value: object) -> dict[str, Any]:
+def _coerce_root(tree: dict[str, Any], loose: Loose) -> dict[str, Any]:
+    value = coerce(tree, CONFIG_TYPE, "", loose)
     assert isinstance(value, dict)
     return value
 
@@ -172,4 +186,4 @@ def _as_dict(value: object) -> dict[str, Any]:
 def config_from_mapping(raw: Mapping[str, Any]) -> schema.Config:
     """Decode a configuration given as a mapping (either layout), as if read from a file."""
     tree, _ = convert(dict(raw))
-    return decode(_as_dict(coerce_tree(tree, CONFIG_TYPE, "")))
+    return decode(_coerce_root(tree, Loose(os.environ)))

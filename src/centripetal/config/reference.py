@@ -29,6 +29,108 @@ def _fate(target: str) -> str:
     return f"`{target}`"
 
 
+_FILE_RULES: tuple[tuple[str, str, str], ...] = (
+    (
+        "bool",
+        "bool; number (`!= 0`); string by Go `ParseBool` (`1 t T TRUE true True`, "
+        '`0 f F FALSE false False`), `""` is false',
+        '`"1"` -> `true`, `0` -> `false`',
+    ),
+    (
+        "int",
+        "int; float (truncated toward zero); bool (1/0); string by Go `ParseInt` with base "
+        'prefixes (`0x`, `0o`, `0b`, leading `0` octal, `_` between digits), `""` is 0',
+        '`"0x10"` -> `16`, `2.9` -> `2`',
+    ),
+    (
+        "duration",
+        'Go duration string (`"25s"`, `"1m30s"`, `"1.5h"`, `"-1s"`; `"0"` is the only one '
+        "without a unit); a number is nanoseconds (a warning below 1ms)",
+        '`"720h"`, `25000000000` -> `25s`',
+    ),
+    (
+        "string (PEM keys `*_pem` too)",
+        'string; int in base 10; float in Go\'s shortest form; bool as `"1"`/`"0"`',
+        '`8000` -> `"8000"`, `1.50` -> `"1.5"`',
+    ),
+    (
+        "list",
+        "list; any single value is a one-element list; an empty object is an empty list",
+        '`"redis://h:6379"` -> `["redis://h:6379"]`',
+    ),
+    ("object", "object; keys match case-insensitively", '`{"Port": 9000}`'),
+    (
+        "map of strings (`http.static_headers`)",
+        'object of strings; list of `{"key": ..., "value": ...}` objects; '
+        "`${CENTRIFUGO_VAR_<NAME>}` in a value is that environment variable",
+        '`[{"key": "X-A", "value": "1"}]`',
+    ),
+    (
+        "other maps",
+        "object; list of objects, merged in order; empty list is empty map",
+        '`[{"a": 1}, {"b": 2}]` -> `{"a": 1, "b": 2}`',
+    ),
+)
+_TEXT_RULES: tuple[tuple[str, str], ...] = (
+    ("string", "as given"),
+    ("bool", "Go `ParseBool`"),
+    ("int", "Go `ParseInt` with base prefixes"),
+    ("duration", "Go duration (`300s`; a bare number other than `0` is an error)"),
+    ("list", "JSON array, or words separated by whitespace (each parsed by the item type)"),
+    (
+        "list of objects",
+        "JSON array; `channel.namespaces`, `rpc.namespaces` and `proxies` also take "
+        "space-separated names, then `CENTRIFUGO_CHANNEL_NAMESPACES_<NAME>_<KEY>`",
+    ),
+    ("object, map", "JSON object (then the file rules)"),
+)
+
+
+def _value_types() -> list[str]:
+    """The hand-written "Value types" section (SV-02): the rules of ``config.weak``."""
+    lines = [
+        "## Value types",
+        "",
+        "Values are as loosely typed as in Centrifugo: files (and flags) go through viper with",
+        "mapstructure's `WeaklyTypedInput` and Centrifugo's decode hooks, environment variables",
+        "through its envconfig. The same rules apply at every key, chosen by the key's type",
+        "(`centripetal/config/weak.py`).",
+        "",
+        "### In files (JSON, YAML, TOML)",
+        "",
+        "| key type | accepted | example -> value |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {kind} | {rule} | {example} |" for kind, rule, example in _FILE_RULES]
+    lines += [
+        "",
+        "`null` leaves a key unset (its default applies); a `null` list item is the item type's",
+        "zero value. YAML scalars are resolved as Go's `yaml.v3` does: only `true`, `True`,",
+        "`TRUE`, `false`, `False`, `FALSE` are booleans; `yes`, `on`, `1:30` and `2024-01-01`",
+        "are strings. Bare numbers for durations in a flat v3/v4/v5 file are seconds (the v2",
+        "meaning, CH-24).",
+        "",
+        "### In environment variables and flags",
+        "",
+        "| key type | text |",
+        "|---|---|",
+    ]
+    lines += [f"| {kind} | {rule} |" for kind, rule in _TEXT_RULES]
+    lines += [
+        "",
+        "An empty environment variable is unset. `CENTRIFUGO_VAR_*` variables and the service",
+        "variables Kubernetes injects (`CENTRIFUGO_PORT`, `CENTRIFUGO_SERVICE_HOST` ...) are not",
+        "reported as unknown. An empty flag value is read by the file rules",
+        "(`--http_server.port=` is 0).",
+        "",
+        "A value no rule accepts stops the start with its key path, the value and the expected",
+        "type: `client.channel_limit: expected int, got 'abc'`; from a variable or a flag the",
+        "source follows: `(from CENTRIFUGO_CLIENT_CHANNEL_LIMIT)`.",
+        "",
+    ]
+    return lines
+
+
 _STATUS_TEXT = {
     "honoured": "honoured",
     "noop": "accepted, no effect needed",
@@ -77,11 +179,9 @@ def render_reference(section: str | None = None) -> str:
         "Generated from the typed schema by `python -m centripetal.config.reference`.",
         "Sources: file (`-c config.json`, JSON/YAML/TOML), `CENTRIFUGO_*` environment",
         "variables, command-line flags (dotted key paths); precedence flags > env > file.",
-        "Durations are Go-style strings (`25s`, `1m30s`, `720h`); numbers mean seconds.",
-        "Lists in environment variables are JSON arrays or space-separated words; named",
-        "lists (`channel.namespaces`, `rpc.namespaces`, `proxies`) may be given as",
-        "space-separated names and addressed as `CENTRIFUGO_CHANNEL_NAMESPACES_<NAME>_<KEY>`.",
+        "Durations are Go duration strings (`25s`, `1m30s`, `720h`).",
         "",
+        *_value_types(),
         "## Keys (v6 layout)",
         "",
         "| key | type | default | environment variable |",

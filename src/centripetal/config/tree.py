@@ -1,15 +1,13 @@
 """Walking raw configuration trees alongside the typed schema (SV-02, DESIGN §6).
 
 The schema (``config.schema``) is the one source of truth: this module derives from it the
-type at any key path, turns text from environment variables and flags into typed values,
-converts Go-style duration strings at every ``float`` position (every float in the schema is
-a duration in seconds), lists unknown keys, and renders a decoded config back to plain data
-with durations as Go strings. Paths are written ``channel.namespaces[0].history_ttl``.
+type at any key path (every ``float`` in the schema is a duration in seconds), lists unknown
+keys, and renders a decoded config back to plain data with durations as Go strings. The value
+conversions live in ``config.weak``. Paths are written ``channel.namespaces[0].history_ttl``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,21 +15,21 @@ import msgspec
 from msgspec import inspect as mi
 
 from centripetal.config import schema
-from centripetal.config.durations import format_duration, parse_duration
+from centripetal.config.durations import format_duration
 
 __all__ = [
     "ADMIN_DEFAULTS",
     "CONFIG_TYPE",
     "AdminSection",
     "ConfigError",
-    "coerce_text",
-    "coerce_tree",
     "fields_of",
+    "join",
     "leaf_paths",
-    "parse_bool",
     "to_plain",
     "type_at",
+    "type_name",
     "unknown_keys",
+    "unwrap",
 ]
 
 
@@ -57,9 +55,6 @@ CONFIG_TYPE: mi.StructType = mi.type_info(schema.Config)  # type: ignore[assignm
 _ADMIN_TYPE: mi.StructType = mi.type_info(AdminSection)  # type: ignore[assignment]
 _FIELDS_CACHE: dict[type, dict[str, mi.Type]] = {}
 
-_TRUE = {"1", "t", "true", "yes", "y", "on"}
-_FALSE = {"0", "f", "false", "no", "n", "off"}
-
 
 def fields_of(struct: mi.StructType) -> dict[str, mi.Type]:
     """Field name -> type of a schema struct (``admin`` is seen through its known keys)."""
@@ -72,7 +67,7 @@ def fields_of(struct: mi.StructType) -> dict[str, mi.Type]:
     return cached
 
 
-def _unwrap(t: mi.Type) -> mi.Type:
+def unwrap(t: mi.Type) -> mi.Type:
     """``bool | None`` -> ``bool`` (Override fields)."""
     if isinstance(t, mi.UnionType):
         rest = [x for x in t.types if not isinstance(x, mi.NoneType)]
@@ -90,7 +85,7 @@ def type_at(path: str, root: mi.StructType = CONFIG_TYPE) -> mi.Type | None:
         nxt = fields_of(t).get(part)
         if nxt is None:
             return None
-        t = _unwrap(nxt)
+        t = unwrap(nxt)
     return t
 
 
@@ -101,7 +96,7 @@ def join(path: str, key: object) -> str:
 
 def type_name(t: mi.Type) -> str:
     """Human name of a schema type for messages and docs."""
-    t = _unwrap(t)
+    t = unwrap(t)
     if isinstance(t, mi.FloatType):
         return "duration"
     if isinstance(t, mi.ListType):
@@ -113,74 +108,9 @@ def type_name(t: mi.Type) -> str:
     return {mi.BoolType: "bool", mi.IntType: "int", mi.StrType: "string"}.get(type(t), "value")
 
 
-def parse_bool(text: str) -> bool:
-    """Parse a boolean the way Go's ``strconv.ParseBool`` (plus yes/no/on/off) does."""
-    low = text.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(f"invalid bool {text!r}")
-
-
-def coerce_text(text: str, t: mi.Type, path: str) -> object:
-    """Turn the text of an environment variable or flag into a value of type ``t``.
-
-    Lists are JSON arrays or space-separated words; objects and lists of objects are JSON.
-    """
-    t = _unwrap(t)
-    try:
-        if isinstance(t, mi.BoolType):
-            return parse_bool(text)
-        if isinstance(t, mi.IntType):
-            return int(text.strip())
-        if isinstance(t, mi.FloatType):
-            return parse_duration(text)
-        if isinstance(t, mi.StrType):
-            return text
-        if isinstance(t, mi.ListType):
-            stripped = text.strip()
-            if stripped.startswith("["):
-                value = json.loads(stripped)
-            elif isinstance(t.item_type, mi.StructType):
-                raise ValueError("expected a JSON array")
-            else:
-                value = stripped.split()
-            return coerce_tree(value, t, path)
-        if isinstance(t, mi.StructType | mi.DictType):
-            value = json.loads(text)
-            return coerce_tree(value, t, path)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid {type_name(t)} {text!r} ({exc})") from None
-    return text
-
-
-def coerce_tree(value: object, t: mi.Type, path: str) -> object:
-    """Convert duration strings at float positions, recursively; other values pass as-is
-    (msgspec decodes and type-checks them later)."""
-    t = _unwrap(t)
-    if isinstance(t, mi.FloatType):
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            try:
-                return parse_duration(value)
-            except ValueError:
-                raise ConfigError(f"{path}: invalid duration {value!r}") from None
-        return value
-    if isinstance(t, mi.StructType) and isinstance(value, dict):
-        fields = fields_of(t)
-        out: dict[str, object] = {}
-        for key, item in value.items():
-            sub = fields.get(key)
-            out[key] = item if sub is None else coerce_tree(item, sub, join(path, key))
-        return out
-    if isinstance(t, mi.ListType) and isinstance(value, list):
-        return [coerce_tree(v, t.item_type, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
 def unknown_keys(value: object, t: mi.Type, path: str = "") -> list[str]:
     """Key paths present in ``value`` that the schema does not know."""
-    t = _unwrap(t)
+    t = unwrap(t)
     found: list[str] = []
     if isinstance(t, mi.StructType) and isinstance(value, dict):
         fields = fields_of(t)
@@ -201,7 +131,7 @@ def leaf_paths(t: mi.StructType = CONFIG_TYPE, prefix: str = "") -> Iterator[tup
     """Every leaf key path of a struct type; lists and dicts are leaves."""
     for name, sub in fields_of(t).items():
         path = f"{prefix}.{name}" if prefix else name
-        sub = _unwrap(sub)
+        sub = unwrap(sub)
         if isinstance(sub, mi.StructType):
             yield from leaf_paths(sub, path)
         else:
@@ -209,7 +139,7 @@ def leaf_paths(t: mi.StructType = CONFIG_TYPE, prefix: str = "") -> Iterator[tup
 
 
 def _plain(value: Any, t: mi.Type) -> Any:
-    t = _unwrap(t)
+    t = unwrap(t)
     if isinstance(t, mi.FloatType) and isinstance(value, int | float):
         return format_duration(float(value))
     if isinstance(t, mi.StructType) and isinstance(value, dict):
