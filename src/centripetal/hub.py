@@ -14,17 +14,26 @@ given: an older offset is skipped (duplicate), a jump past ``last + 1`` or a new
 "insufficient state" and is reported to the subscriber's session, which unsubscribes the
 client with 2500 (client-side subscription) or disconnects it with 3010 (server-side).
 
+With ``client.channel_position_max_time_lag`` set, a publication that reaches this node later
+than that after it was published (its ``time`` against the node's wall clock) is insufficient
+state for every positioned subscriber too: PUB/SUB fell behind, so the stream may already have
+moved past what live delivery can catch up with (HR-03). The node decides per publication,
+only when the option is on, so the fan-out loop pays nothing for it otherwise.
+
 A subscriber that is still subscribing (its reply not yet written) has a ``buffer``: live
 publications are kept there and merged with the recovered ones by the session (HR-07).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from centripetal.core.fossil import create_delta
+from centripetal.core.recovery import is_lagging
 from centripetal.core.tags_filter import matches as tags_matches
 from centripetal.engines.base import ClientInfo, Publication, StreamPosition
 from centripetal.observability.metrics import NodeMetrics
@@ -152,9 +161,22 @@ class _Encodings:
 class Hub:
     """Channel -> subscribers on this node, and fan-out of broker messages."""
 
-    def __init__(self, metrics: NodeMetrics | None = None) -> None:
+    def __init__(
+        self,
+        metrics: NodeMetrics | None = None,
+        *,
+        max_time_lag: float = 0.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._channels: dict[str, dict[str, Subscriber]] = {}
         self.metrics = metrics if metrics is not None else NodeMetrics()
+        # HR-03 client.channel_position_max_time_lag in ms; 0 = off
+        self.max_time_lag_ms = int(max_time_lag * 1000)
+        self.wall_clock = wall_clock
+
+    def is_lagging(self, pub: Publication) -> bool:
+        """HR-03: did ``pub`` arrive later than ``channel_position_max_time_lag`` allows?"""
+        return is_lagging(pub.time, int(self.wall_clock() * 1000), self.max_time_lag_ms)
 
     # -- index -----------------------------------------------------------------------------
 
@@ -201,8 +223,12 @@ class Hub:
         position: StreamPosition,
         use_delta: bool,
         prev_pub: Publication | None,
+        lagged: bool = False,
     ) -> None:
-        """Deliver one publication to every local subscriber of ``channel`` (P-42)."""
+        """Deliver one publication to every local subscriber of ``channel`` (P-42).
+
+        ``lagged``: the publication came later than ``channel_position_max_time_lag``
+        allows, which positioned subscribers take as insufficient state (HR-03)."""
         subs = self._channels.get(channel)
         if not subs:
             return
@@ -219,7 +245,7 @@ class Hub:
             delta_base_ok = False
             if sub.positioned and offset:
                 last = sub.last_offset
-                if sub.epoch != epoch or offset > last + 1:
+                if lagged or sub.epoch != epoch or offset > last + 1:
                     if insufficient is None:
                         insufficient = []
                     insufficient.append(sub)
@@ -259,7 +285,11 @@ class Hub:
         with the same positioning rules as ``broadcast_publication`` and a full payload."""
         offset = pub.offset
         if sub.positioned and offset:
-            if sub.epoch != position.epoch or offset > sub.last_offset + 1:
+            if (
+                sub.epoch != position.epoch
+                or offset > sub.last_offset + 1
+                or (self.max_time_lag_ms and self.is_lagging(pub))
+            ):
                 sub.session.on_insufficient_state(sub)
                 return
             if offset <= sub.last_offset:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from centripetal.auth_jwks import JWKSKeySource
-from centripetal.cluster import Cluster
+from centripetal.cluster import Cluster, Target
 from centripetal.core import hooks
 from centripetal.core.channels import ChannelRules
 from centripetal.core.tokens import TokenVerifier
@@ -72,7 +72,10 @@ class Node:
         )
         self.broker.set_event_handler(self)
         self.metrics = NodeMetrics()
-        self.hub = Hub(self.metrics)
+        self.hub = Hub(self.metrics, max_time_lag=ccfg.channel_position_max_time_lag)
+        if self.hub.max_time_lag_ms:  # HR-03: only then pay for a clock read per publication
+            lag_checked = self._handle_publication_lag_checked
+            self.handle_publication = lag_checked  # type: ignore[method-assign]
         self.timers = TimerQueue()
         self.sessions: dict[str, ClientSession] = {}
         self.users: dict[str, set[str]] = {}
@@ -158,6 +161,11 @@ class Node:
             found = [s for s in found if s.client_id == session]
         return found
 
+    async def disconnect_user(self, user: str, code: int, reason: str, *, keep: list[str]) -> None:
+        """Disconnect every connection of ``user`` on every node except the client ids in
+        ``keep`` (the server API ``disconnect`` path, API-14; single connection, PR-06)."""
+        await self.cluster.disconnect(Target(user), code, reason, keep)
+
     def num_users(self) -> int:
         return len(self.users)
 
@@ -218,6 +226,19 @@ class Node:
         prev_pub: Publication | None,
     ) -> None:
         self.hub.broadcast_publication(channel, pub, position, use_delta, prev_pub)
+
+    def _handle_publication_lag_checked(
+        self,
+        channel: str,
+        pub: Publication,
+        position: StreamPosition,
+        use_delta: bool,
+        prev_pub: Publication | None,
+    ) -> None:
+        """``handle_publication`` with ``client.channel_position_max_time_lag`` on (HR-03)."""
+        hub = self.hub
+        lagged = hub.is_lagging(pub)
+        hub.broadcast_publication(channel, pub, position, use_delta, prev_pub, lagged)
 
     def handle_join(self, channel: str, info: ClientInfo) -> None:
         self.hub.broadcast_join(channel, info)

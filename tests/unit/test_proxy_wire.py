@@ -242,6 +242,18 @@ def test_px10_connect_result_mapping() -> None:
     )
 
 
+def test_px10_subs_cache_recover_mapped_hr08() -> None:
+    """PX-10 (v6.8.3): ``subs[ch].cache_recover`` reaches the subscription options."""
+    raw = b'{"result":{"user":"5","subs":{"a":{"cache_recover":true},"b":{}}}}'
+    rep = reply.decode_reply(raw, reply.ConnectReply)
+    assert rep.result is not None
+    subs = reply.to_connect(rep.result).subs
+    assert subs == {
+        "a": hooks.SubscribeOptions(cache_recover=True),
+        "b": hooks.SubscribeOptions(cache_recover=False),
+    }
+
+
 def test_px06_b64_fields_take_precedence_and_bad_base64_is_100() -> None:
     rep = reply.decode_reply(b'{"result":{"data":{"raw":1},"b64data":"AAE="}}', reply.PublishReply)
     assert rep.result is not None

@@ -8,9 +8,11 @@ from centripetal.core.recovery import (
     PositionVerdict,
     check_position,
     is_cache_recovered,
+    is_lagging,
     is_position_check_due,
     is_position_valid,
     is_stream_recovered,
+    merge_after_cache,
     merge_publications,
 )
 from centripetal.engines.base import Publication, StreamPosition
@@ -111,6 +113,17 @@ def test_merge_empty() -> None:
     assert merge_publications([], []) == ([], True)
 
 
+def test_merge_after_cache_continues_from_the_top_hr08() -> None:
+    """The cache-recovered publication may sit below the top (tags filter): continuity of the
+    live publications is counted from the top, not from it."""
+    merged, ok = merge_after_cache(pubs(4), pubs(8, 7), top_offset=6)
+    assert (offs(merged), ok) == ([4, 7, 8], True)
+    assert merge_after_cache(pubs(6), pubs(8), top_offset=6) == ([], False)  # 7 lost
+    assert merge_after_cache([], [], top_offset=6) == ([], True)
+    merged, ok = merge_after_cache([], pubs(7), top_offset=6)
+    assert (offs(merged), ok) == ([7], True)
+
+
 # -- HR-03 positioning (R-2) -----------------------------------------------------------------
 
 
@@ -147,6 +160,21 @@ def test_idle_position_check_with_fake_clock() -> None:
             last_check = t
     assert due == [50]
     assert is_position_check_due(0.0, 1e9, 0.0) is False  # 0 disables the check
+
+
+@pytest.mark.parametrize(
+    ("pub_time", "now", "max_lag", "lagging"),
+    [
+        (10_000, 11_000, 1_000, False),  # exactly the allowed lag
+        (10_000, 11_001, 1_000, True),  # one ms over
+        (10_000, 10_500, 1_000, False),
+        (10_000, 99_000, 0, False),  # 0 disables the check
+        (0, 99_000, 1_000, False),  # a publication without a time is never lagging
+        (12_000, 11_000, 1_000, False),  # clock skew: published "in the future"
+    ],
+)
+def test_is_lagging_hr03(pub_time: int, now: int, max_lag: int, lagging: bool) -> None:
+    assert is_lagging(pub_time, now, max_lag) is lagging
 
 
 def test_position_valid_only_at_stream_top() -> None:

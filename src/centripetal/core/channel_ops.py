@@ -153,7 +153,7 @@ class ChannelOpsMixin:
             )
         except UnrecoverablePositionError:
             raise CommandError(112) from None
-        from centripetal.core.subscribing import to_wire_publication
+        from centripetal.core.stream_sync import to_wire_publication
 
         result = messages.HistoryResult(
             publications=[to_wire_publication(p, as_json_string=False) for p in hist.publications],

@@ -29,6 +29,7 @@ class SubscribeOptions:
     data: bytes | None = None
     expire_at: int = 0
     override: Override | None = None
+    cache_recover: bool = False  # PX-10 connect proxy only: cache recovery on subscribe (HR-08)
 
 
 @dataclass(slots=True)

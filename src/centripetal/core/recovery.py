@@ -10,14 +10,18 @@ arithmetic on those two values, so the session and the hub share one implementat
   succeeds only when the epoch is the same and the read is complete: no publications and the
   top equals the requested offset, or publications that start right after the requested offset
   and end at the top. Otherwise nothing is returned (never a partial fill).
-* **Cache recovery** (HR-08): only the latest publication matters; it is returned when it is the
-  top of the stream, nothing when the client already has the top.
+* **Cache recovery** (HR-08, CH-30): only the latest publication matters; it is returned when
+  it is the top of the stream, nothing when the client already has the top. Publications that
+  arrived over PUB/SUB meanwhile must continue the stream right after its top.
 * **Merge** (HR-07): publications that arrived over PUB/SUB while the stream was read are merged
   with the recovered ones, ascending and without duplicates; a hole means lost state.
 * **Positioning** (HR-03): each live publication is compared with the subscriber's last offset:
   the next offset is delivered, older ones are dropped as stale, a hole or another epoch is
   insufficient state (unsubscribe 2500 for client-side subscriptions, disconnect 3010 for
   server-side ones). The periodic check compares the last offset with the stream top.
+* **Time lag** (HR-03, ``client.channel_position_max_time_lag``): a publication that reaches
+  this node later than the allowed lag after it was published means PUB/SUB fell behind; a
+  positioned subscriber gets insufficient state as for a hole.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ __all__ = [
     "PositionVerdict",
     "check_position",
     "is_cache_recovered",
+    "is_lagging",
     "is_position_check_due",
     "is_position_valid",
     "is_stream_recovered",
+    "merge_after_cache",
     "merge_publications",
 ]
 
@@ -96,6 +102,21 @@ def merge_publications(
     return merged, True
 
 
+def merge_after_cache(
+    recovered: list[Publication], buffered: list[Publication], top_offset: int
+) -> tuple[list[Publication], bool]:
+    """HR-08 + HR-07: the cache-recovered publication (at most one) followed by the buffered
+    live publications newer than ``top_offset``, which must continue the stream from there.
+
+    The recovered publication may be older than the top (a tags filter skipped newer ones), so
+    continuity is checked from ``top_offset`` and not from the recovered publication.
+    """
+    later, ok = merge_publications([], buffered, since_offset=top_offset)
+    if not ok:
+        return [], False
+    return [*recovered, *(p for p in later if p.offset > top_offset)], True
+
+
 def _unique_sorted(pubs: Iterable[Publication]) -> list[Publication]:
     seen: set[int] = set()
     out: list[Publication] = []
@@ -134,6 +155,13 @@ def check_position(
     if pub_offset < expected:
         return PositionVerdict.SKIP_STALE
     return PositionVerdict.DELIVER
+
+
+def is_lagging(pub_time_ms: int, now_ms: int, max_lag_ms: int) -> bool:
+    """HR-03 ``client.channel_position_max_time_lag``: True when a publication stamped at
+    ``pub_time_ms`` (unix ms, 0 = unknown) arrives more than ``max_lag_ms`` after it was
+    published. A lag of 0 disables the check, as does a publication without a time."""
+    return max_lag_ms > 0 and pub_time_ms > 0 and now_ms - pub_time_ms > max_lag_ms
 
 
 def is_position_check_due(last_check: float, now: float, delay: float) -> bool:

@@ -32,6 +32,7 @@ from centripetal.core.channel_ops import ChannelOpsMixin
 from centripetal.core.channels import UnknownNamespaceError
 from centripetal.core.errors import CommandError, DisconnectRequest
 from centripetal.core.permissions import server_side_channel_allowed
+from centripetal.core.personal import enforce_single_connection
 from centripetal.core.subscribing import SubscribingMixin
 from centripetal.core.tokens import TokenExpiredError, TokenInvalidError
 from centripetal.engines.base import ClientInfo, EngineError
@@ -352,6 +353,9 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.send_reply(messages.Reply(id=cmd_id, connect=result))
         for sub in attached:
             await self.activate(sub)
+        await enforce_single_connection(self)  # PR-06: needs our presence in place
+        if self.state != CONNECTED:
+            return
         self._schedule_ping(first=True)
         self._schedule_expiry()
         self.start_upkeep()

@@ -6,11 +6,12 @@ Theory of operation (HR-07, the subscribe/live race)
 ----------------------------------------------------
 ``attach`` registers the subscriber in the hub *before* reading the stream, with a
 ``buffer``: publications that arrive meanwhile are kept there instead of being written. After
-the history read, the publications buffered so far are merged into the reply (recovery) or
-used to set the position; the reply is then queued, and ``activate`` drains what arrived
-later through the same positioning rules as live delivery before the buffer is dropped. So the
-reply is always written before any publication of that channel, and nothing is lost or
-duplicated between the history read and live delivery.
+the history read (``core.stream_sync``: position, stream or cache recovery), the publications
+buffered so far are merged into the reply (recovery) or used to set the position; the reply
+is then queued, and ``activate`` drains what arrived later through the same positioning rules
+as live delivery before the buffer is dropped. So the reply is always written before any
+publication of that channel, and nothing is lost or duplicated between the history read and
+live delivery.
 """
 
 from __future__ import annotations
@@ -18,26 +19,22 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from centripetal.core import tags_filter
 from centripetal.core.channels import UnknownNamespaceError
 from centripetal.core.errors import CommandError, DisconnectRequest
 from centripetal.core.permissions import SubscribeAccess, subscribe_access, subscribe_opt_ins
-from centripetal.core.recovery import is_stream_recovered, merge_publications
+from centripetal.core.stream_sync import (
+    sync_position,
+    uses_cache_recovery,
+    warn_cache_recover_ignored,
+)
 from centripetal.core.tokens import (
     TokenExpiredError,
     TokenInvalidError,
     TokenMismatchError,
     check_subscribe_claims,
 )
-from centripetal.engines.base import (
-    EngineError,
-    HistoryFilter,
-    Publication,
-    StreamPosition,
-    UnrecoverablePositionError,
-)
+from centripetal.engines.base import EngineError, HistoryFilter, StreamPosition
 from centripetal.hub import Subscriber
 from centripetal.protocol import codes, messages
 
@@ -48,21 +45,6 @@ if TYPE_CHECKING:
     from centripetal.timers import Timer
 
 REJECT_UNRECOVERED_FLAG = 2  # P-31 subscribe flag bit 2
-
-
-def to_wire_publication(pub: Publication, *, as_json_string: bool) -> messages.Publication:
-    """Engine publication -> protocol Publication; JSON delta subscribers get the payload as a
-    JSON string (HR-09)."""
-    data = pub.data
-    if as_json_string:
-        data = msgspec.json.encode(data.decode("utf-8", "replace"))
-    info = None
-    if pub.info is not None:
-        i = pub.info
-        info = messages.ClientInfo(
-            user=i.user, client=i.client, conn_info=i.conn_info or b"", chan_info=i.chan_info or b""
-        )
-    return messages.Publication(data=data, info=info, offset=pub.offset, tags=pub.tags or {})
 
 
 class SubscribingMixin:
@@ -247,7 +229,17 @@ class SubscribingMixin:
         self._apply_options(sub, opts, override, False, False, opts.force_push_join_leave)
         recover = requested is not None and requested.recover
         since = StreamPosition(requested.offset, requested.epoch) if requested else None
-        result = await self.attach(sub, recover=recover, since=since, reject_unrecovered=False)
+        cache_recover = bool(getattr(claim, "cache_recover", False))
+        if cache_recover and not uses_cache_recovery(sub):
+            warn_cache_recover_ignored(channel)
+            cache_recover = False
+        result = await self.attach(
+            sub,
+            recover=recover,
+            since=since,
+            reject_unrecovered=False,
+            cache_recover=cache_recover,
+        )
         data = getattr(claim, "data", None) if claim is not None else None
         if data:
             result.data = data
@@ -308,6 +300,7 @@ class SubscribingMixin:
         recover: bool,
         since: StreamPosition | None,
         reject_unrecovered: bool,
+        cache_recover: bool = False,
     ) -> messages.SubscribeResult:
         node = self.node
         channel = sub.channel
@@ -317,7 +310,16 @@ class SubscribingMixin:
             await node.add_subscriber(sub)
             result = messages.SubscribeResult()
             if sub.positioned or sub.recoverable:
-                await self._position(sub, result, recover, since, reject_unrecovered)
+                await sync_position(
+                    node,
+                    sub,
+                    result,
+                    recover=recover,
+                    since=since,
+                    reject_unrecovered=reject_unrecovered,
+                    cache_recover=cache_recover,
+                    binary=self.binary,
+                )
         except BaseException:
             self.subs.pop(channel, None)
             await node.remove_subscriber(channel, self.client_id)
@@ -326,64 +328,6 @@ class SubscribingMixin:
         result.positioned = sub.positioned
         result.delta = sub.delta
         return result
-
-    async def _position(
-        self,
-        sub: Subscriber,
-        result: messages.SubscribeResult,
-        recover: bool,
-        since: StreamPosition | None,
-        reject_unrecovered: bool,
-    ) -> None:
-        node = self.node
-        broker = node.broker
-        channel = sub.channel
-        meta_ttl = sub.options.history_meta_ttl or node.config.channel.history_meta_ttl
-        recovered = False
-        pubs: list[Publication] = []
-        if recover and sub.recoverable and since is not None:
-            limit = node.config.client.recovery_max_publication_limit
-            try:
-                hist = await broker.history(
-                    channel, HistoryFilter(limit=limit, since=since, meta_ttl=meta_ttl)
-                )
-                top = hist.position
-                recovered = is_stream_recovered(hist.publications, top, since.offset, since.epoch)
-                if recovered:
-                    pubs = hist.publications
-            except UnrecoverablePositionError as exc:
-                top = (
-                    exc.position
-                    or (await broker.history(channel, HistoryFilter(meta_ttl=meta_ttl))).position
-                )
-            if not recovered and reject_unrecovered:
-                raise CommandError(112)
-            result.was_recovering = True
-        else:
-            top = (await broker.history(channel, HistoryFilter(meta_ttl=meta_ttl))).position
-        buffered = sub.buffer or []
-        sub.buffer = []
-        live = [p for p, pos in buffered if pos.epoch == top.epoch]
-        if recovered:
-            merged, ok = merge_publications(pubs, [p for p in live if p.offset > top.offset])
-            if not ok:
-                raise DisconnectRequest(3010)
-            result.recovered = True
-            result.offset = since.offset if since else 0
-            flt = sub.tags_filter
-            result.publications = [
-                to_wire_publication(p, as_json_string=sub.delta and not self.binary)
-                for p in merged
-                if flt is None or tags_filter.matches(flt, p.tags)
-            ]
-            sub.last_offset = merged[-1].offset if merged else top.offset
-            sub.delta_ready = bool(merged)
-        else:
-            sub.last_offset = top.offset
-            result.offset = top.offset
-            sub.buffer = [(p, pos) for p, pos in buffered if p.offset > top.offset]
-        sub.epoch = top.epoch
-        result.epoch = top.epoch
 
     async def activate(self, sub: Subscriber) -> None:
         """After the reply is queued: drain buffered publications, then presence and join."""

@@ -92,6 +92,10 @@ class WireSubOptions(_Struct):
     override: WireOverride | None = None
 
 
+class WireConnectSubOptions(WireSubOptions):
+    cache_recover: bool = False  # PX-10 (v6.8.3): cache recovery on every subscribe (HR-08)
+
+
 class ConnectResultWire(_Struct):
     user: str = ""
     expire_at: Int64 = 0
@@ -100,7 +104,7 @@ class ConnectResultWire(_Struct):
     data: msgspec.Raw = msgspec.Raw()
     b64data: str = ""
     channels: list[str] | None = None
-    subs: dict[str, WireSubOptions] | None = None
+    subs: dict[str, WireConnectSubOptions] | None = None
     meta: msgspec.Raw = msgspec.Raw()
 
 
@@ -240,6 +244,7 @@ def to_connect(res: ConnectResultWire) -> hooks.ConnectResult:
             data=_payload(opt.data, opt.b64data),
             expire_at=opt.expire_at,
             override=_override(opt.override),
+            cache_recover=opt.cache_recover,
         )
     return hooks.ConnectResult(
         user=res.user,
