@@ -419,8 +419,8 @@ SUPPORT: tuple[Row, ...] = (
     ),
     _row(
         "client.channel_position_max_time_lag",
-        "warned",
-        "the position check does not allow a time lag",
+        "honoured",
+        "tests/unit/test_position_lag.py::test_publication_later_than_max_lag_is_insufficient_state_hr03",
     ),
     _row(
         "client.connect_include_server_time",
@@ -465,8 +465,8 @@ SUPPORT: tuple[Row, ...] = (
     ),
     _row(
         "client.subscribe_to_user_personal_channel.single_connection",
-        "warned",
-        "older connections of the user are not disconnected",
+        "honoured",
+        "tests/unit/test_single_connection.py::test_older_connection_on_another_node_gets_3504_pr06",
     ),
     _row(
         "client.connect_code_to_unidirectional_disconnect.*",
@@ -547,9 +547,15 @@ SUPPORT: tuple[Row, ...] = (
         "map and shared-poll subscriptions are not available (subscribe answers 103)",
     ),
     _row(
-        _under(NAMESPACES, "force_recovery_mode", "auto_cache_recover"),
-        "warned",
-        "cache recovery mode is not available; subscriptions recover from the stream",
+        _under(NAMESPACES, "force_recovery_mode"),
+        "honoured",
+        "tests/unit/test_cache_recovery.py::"
+        "test_resubscribe_in_cache_mode_gets_only_the_latest_publication_hr08_ch30",
+    ),
+    _row(
+        _under(NAMESPACES, "auto_cache_recover"),
+        "honoured",
+        "tests/unit/test_cache_recovery.py::test_auto_cache_recover_fresh_subscriber_gets_the_latest_ch31",
     ),
     _row(
         _under(NAMESPACES, "presence", "join_leave", "force_push_join_leave"),
