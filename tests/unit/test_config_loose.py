@@ -195,11 +195,11 @@ SHAPES: list[Shape] = [
         {"Auth": "Bearer t0k!"},
     ),
     # other maps: list of objects merged
-    shape(
+    Shape(
         "generic-map-merged-list",
-        "broker.nats.raw_mode",
-        [{"enabled": False}, {"prefix": "x"}],
-        {"enabled": False, "prefix": "x"},
+        {"consumers": [{"name": "c1", "kafka": [{"brokers": ["b"]}, {"topics": ["t"]}]}]},
+        "consumers[0].kafka",
+        {"brokers": ["b"], "topics": ["t"]},
     ),
     shape("generic-map-empty-list", "engine.redis.replica_client", [], {}),
     # object keys match case-insensitively (mapstructure's EqualFold)
@@ -413,8 +413,8 @@ FILE_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "generic-map-list-of-scalars",
-        at("broker.nats.raw_mode", [1]),
-        "broker.nats.raw_mode[0]: expected object, got 1",
+        {"consumers": [{"name": "c1", "kafka": [1]}]},
+        "consumers[0].kafka[0]: expected object, got 1",
     ),
 ]
 
@@ -527,9 +527,9 @@ ENV_CASES: list[tuple[str, dict[str, str], str, object]] = [
     ),
     (
         "generic-map-json",
-        {"CENTRIFUGO_BROKER_NATS_RAW_MODE": '{"prefix": "p"}'},
-        "broker.nats.raw_mode",
-        {"prefix": "p"},
+        {"CENTRIFUGO_BROKER_NATS_RAW_MODE_CHANNEL_REPLACEMENTS": '{"a": "b"}'},
+        "broker.nats.raw_mode.channel_replacements",
+        {"a": "b"},
     ),
 ]
 

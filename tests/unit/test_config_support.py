@@ -96,6 +96,6 @@ def test_refused_keys_stop_the_start_with_every_reason() -> None:
         support.check(config)
     assert str(info.value) == (
         "engine.redis.sentinel_tls.enabled: refused: TLS to Redis Sentinel is not available; "
-        "the connection would be plain text; broker.nats.raw_mode: refused: NATS raw mode is "
-        "not available; publications would not reach raw subjects"
+        "the connection would be plain text; broker.nats.raw_mode.enabled: refused: NATS raw "
+        "mode is not available; publications would not reach raw subjects"
     )

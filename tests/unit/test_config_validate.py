@@ -19,6 +19,12 @@ def _load(tmp_path: Path, tree: dict[str, Any], env: dict[str, str] | None = Non
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     (
+        "AU-06 JWKS URL template",
+        {"client": {"token": {"jwks_public_endpoint": "https://{{tenant}}.example/jwks"}}},
+        r"^client\.token\.jwks_public_endpoint: URL templates \(\{\{\.\.\.\}\}\) are not "
+        r"supported; give the full JWKS URL$",
+    ),
+    (
         "CH-08 bad name",
         {"channel": {"namespaces": [{"name": "a b"}]}},
         r"^channel\.namespaces\[0\]\.name: invalid namespace name 'a b' "

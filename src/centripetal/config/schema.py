@@ -31,6 +31,46 @@ class Override(_S):
     force_positioning: bool | None = None
 
 
+class MapOptions(_S):
+    """Namespace ``map`` options (experimental map subscriptions, CH-49)."""
+
+    mode: str = ""
+    key_ttl: float = 0.0
+    stream_size: int = 0
+    stream_ttl: float = 0.0
+    meta_ttl: float = 0.0
+    remove_client_on_unsubscribe: bool = False
+    client_key: str = ""
+    allow_publish_for_client: bool = False
+    allow_publish_for_subscriber: bool = False
+    allow_publish_for_anonymous: bool = False
+    allow_remove_for_client: bool = False
+    allow_remove_for_subscriber: bool = False
+    allow_remove_for_anonymous: bool = False
+    publish_proxy_enabled: bool = False
+    publish_proxy_name: str = "default"
+    remove_proxy_enabled: bool = False
+    remove_proxy_name: str = "default"
+    default_page_size: int = 0
+    min_page_size: int = 0
+    max_page_size: int = 0
+    live_transition_max_publication_limit: int = 0
+    subscribe_catch_up_timeout: float = 0.0
+
+
+class SharedPollOptions(_S):
+    """Namespace ``shared_poll`` options (experimental shared polling, CH-49)."""
+
+    proxy_name: str = ""
+    refresh_interval: float = 0.0
+    refresh_batch_size: int = 0
+    max_keys_per_connection: int = 0
+    mode: str = ""
+    channel_shutdown_delay: float = 0.0
+    track_expired_extra_delay: float = 0.0
+    publish_enabled: bool = False
+
+
 class ChannelOptions(_S):
     """Options of one namespace or of channels without namespace (CH-20..CH-50, v6 names)."""
 
@@ -73,6 +113,10 @@ class ChannelOptions(_S):
     subscribe_stream_proxy_name: str = ""
     subscribe_stream_proxy_bidirectional: bool = False
     subscription_type: str = "stream"
+    map_clients_presence_channel_prefix: str = ""
+    map_users_presence_channel_prefix: str = ""
+    map: MapOptions = msgspec.field(default_factory=lambda: MapOptions())
+    shared_poll: SharedPollOptions = msgspec.field(default_factory=lambda: SharedPollOptions())
 
     @property
     def history_enabled(self) -> bool:
@@ -115,7 +159,7 @@ class HTTPProxyOptions(_S):
 class GRPCProxyOptions(_S):
     """Per-proxy GRPC options (PX-27)."""
 
-    tls: dict[str, object] = {}
+    tls: TLS = msgspec.field(default_factory=TLS)
     credentials_key: str = ""
     credentials_value: str = ""
     compression: bool = False
@@ -147,6 +191,9 @@ class ChannelProxies(_S):
     publish: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
     sub_refresh: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
     subscribe_stream: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    map_publish: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    map_remove: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
+    shared_poll_refresh: ProxyEndpoint = msgspec.field(default_factory=ProxyEndpoint)
 
 
 class Channel(_S):
@@ -178,6 +225,7 @@ class TokenConfig(_S):
     issuer: str = ""
     issuer_regex: str = ""
     user_id_claim: str = ""
+    insecure_skip_jwks_endpoint_safety_check: bool = False
 
 
 class SubscriptionTokenConfig(TokenConfig):
@@ -298,6 +346,12 @@ class RPC(_S):
     ping: RPCPing = msgspec.field(default_factory=RPCPing)
 
 
+class Toggle(_S):
+    """A section with only ``enabled`` (``http_server.http3``, ``replica_client``)."""
+
+    enabled: bool = False
+
+
 class TLSAutocert(_S):
     """``http_server.tls_autocert`` (SV-01, CFG-130..CFG-136)."""
 
@@ -321,6 +375,8 @@ class HTTPServer(_S):
     tls_external: bool = False
     internal_tls: TLS = msgspec.field(default_factory=TLS)
     tls_autocert: TLSAutocert = msgspec.field(default_factory=TLSAutocert)
+    http3: Toggle = msgspec.field(default_factory=lambda: Toggle())
+    h2c_external: bool = False
     # centripetal's own request budget (docs/security.md; Go's http.Server field names)
     max_header_bytes: int = 1048576  # request line and headers; over it: 431
     max_header_count: int = 100  # over it: 431; 0 = no count limit
@@ -369,6 +425,7 @@ class UniWebSocket(StreamTransport):
     use_write_buffer_pool: bool = False
     write_timeout: float = 1.0
     message_size_limit: int = 65536
+    decompressed_message_size_limit: int = 0
     join_push_messages: bool = False  # newline-joined pushes in one frame (v6.0.3)
     disable_closing_handshake: bool = False  # close TCP without a close frame (v6.5.1)
     disable_disconnect_push: bool = False  # no disconnect push before closing (v6.5.1)
@@ -466,6 +523,141 @@ class Engine(_S):
     redis: RedisEngine = msgspec.field(default_factory=RedisEngine)
 
 
+class NatsRawMode(_S):
+    """``broker.nats.raw_mode`` (EN-08)."""
+
+    enabled: bool = False
+    channel_replacements: dict[str, str] = {}
+    prefix: str = ""
+
+
+class PostgresOutbox(_S):
+    poll_interval: float = 0.1
+    batch_size: int = 1000
+
+
+class PostgresBroker(_S):
+    """``broker.postgres`` / ``map_broker.postgres`` (EN-09, experimental in Centrifugo)."""
+
+    dsn: str = ""
+    tls: TLS = msgspec.field(default_factory=TLS)
+    pool_size: int = 16
+    num_shards: int = 8
+    cleanup_interval: float = 60.0
+    idempotent_result_ttl: float = 300.0
+    binary_data: bool = False
+    stream_retention: float = 86400.0
+    use_notify: bool = False
+    notify_dsn: str = ""
+    table_prefix: str = "cf"
+    skip_schema_init: bool = False
+    outbox: PostgresOutbox = msgspec.field(default_factory=PostgresOutbox)
+    partition_lookahead_days: int = 2
+    partition_retention_days: int = 7
+
+
+class MapBrokerPostgres(PostgresBroker):
+    ttl_check_interval: float = 1.0
+
+
+class MapBrokerRedis(_S):
+    """``map_broker.redis`` (experimental map subscriptions)."""
+
+    prefix: str = "centrifugo"
+    address: list[str] = msgspec.field(default_factory=lambda: ["redis://127.0.0.1:6379"])
+    connect_timeout: float = 1.0
+    io_timeout: float = 4.0
+    db: int = 0
+    user: str = ""
+    password: str = ""
+    client_name: str = ""
+    force_resp2: bool = False
+    cluster_address: list[str] = []
+    tls: TLS = msgspec.field(default_factory=TLS)
+    sentinel_address: list[str] = []
+    sentinel_user: str = ""
+    sentinel_password: str = ""
+    sentinel_master_name: str = ""
+    sentinel_client_name: str = ""
+    sentinel_tls: TLS = msgspec.field(default_factory=TLS)
+    replica_client: Toggle = msgspec.field(default_factory=Toggle)
+    cleanup_interval: float = 1.0
+    cleanup_batch_size: int = 100
+    idempotent_result_ttl: float = 300.0
+    skip_pub_sub: bool = False
+
+
+class MapBroker(_S):
+    type: str = "memory"
+    redis: MapBrokerRedis = msgspec.field(default_factory=MapBrokerRedis)
+    postgres: MapBrokerPostgres = msgspec.field(default_factory=MapBrokerPostgres)
+
+
+class PostgresController(_S):
+    dsn: str = ""
+    tls: TLS = msgspec.field(default_factory=TLS)
+    pool_size: int = 8
+    num_shards: int = 1
+    table_prefix: str = "cf"
+    poll_interval: float = 0.05
+    use_notify: bool = False
+    notify_dsn: str = ""
+    partition_retention_days: int = 1
+    partition_lookahead_days: int = 2
+    partition_cleanup_interval: float = 60.0
+    batch_size: int = 1000
+    skip_schema_init: bool = False
+
+
+class Controller(_S):
+    """``controller`` (EN-09: node control over PostgreSQL instead of the broker)."""
+
+    enabled: bool = False
+    type: str = ""
+    postgres: PostgresController = msgspec.field(default_factory=PostgresController)
+
+
+class SharedPoll(_S):
+    """Top-level ``shared_poll`` (experimental shared polling)."""
+
+    hmac_secret_key: str = ""
+    hmac_previous_secret_key: str = ""
+    hmac_previous_secret_key_valid_until: int = 0
+    concurrency_limit: int = 0
+
+
+class Consumer(_S):
+    """One ``consumers`` item (SV-17). Each backend section is kept as given."""
+
+    name: str = ""
+    enabled: bool = False
+    type: str = ""
+    postgresql: dict[str, object] = {}
+    kafka: dict[str, object] = {}
+    nats_jetstream: dict[str, object] = {}
+    redis_stream: dict[str, object] = {}
+    google_pub_sub: dict[str, object] = {}
+    aws_sqs: dict[str, object] = {}
+    azure_service_bus: dict[str, object] = {}
+
+
+class WebTransport(_S):
+    enabled: bool = False
+    handler_prefix: str = "/connection/webtransport"
+    message_size_limit: int = 65536
+
+
+class OpenTelemetry(_S):
+    enabled: bool = False
+    api: bool = False
+    consuming: bool = False
+    google_cloud_adc_auth: bool = False
+
+
+class UsageStats(_S):
+    disabled: bool = False
+
+
 class NatsBroker(_S):
     url: str = "nats://localhost:4222"
     prefix: str = "centrifugo"
@@ -473,7 +665,7 @@ class NatsBroker(_S):
     write_timeout: float = 1.0
     tls: TLS = msgspec.field(default_factory=TLS)
     allow_wildcards: bool = False
-    raw_mode: dict[str, object] = {}
+    raw_mode: NatsRawMode = msgspec.field(default_factory=NatsRawMode)
 
 
 class Broker(_S):
@@ -481,6 +673,7 @@ class Broker(_S):
     type: str = ""
     redis: RedisEngine = msgspec.field(default_factory=RedisEngine)
     nats: NatsBroker = msgspec.field(default_factory=NatsBroker)
+    postgres: PostgresBroker = msgspec.field(default_factory=PostgresBroker)
 
 
 class PresenceManagerSection(_S):
@@ -521,6 +714,9 @@ class Health(Endpoint):
 
 class Prometheus(Endpoint):
     handler_prefix: str = "/metrics"
+    instrument_http_handlers: bool = False
+    recovered_publications_histogram: bool = False
+    native_histograms: bool = False
 
 
 class Debug(Endpoint):
@@ -544,6 +740,14 @@ class Config(_S):
     engine: Engine = msgspec.field(default_factory=Engine)
     broker: Broker = msgspec.field(default_factory=Broker)
     presence_manager: PresenceManagerSection = msgspec.field(default_factory=PresenceManagerSection)
+    map_broker: MapBroker = msgspec.field(default_factory=MapBroker)
+    controller: Controller = msgspec.field(default_factory=Controller)
+    shared_poll: SharedPoll = msgspec.field(default_factory=SharedPoll)
+    consumers: list[Consumer] = []
+    webtransport: WebTransport = msgspec.field(default_factory=WebTransport)
+    opentelemetry: OpenTelemetry = msgspec.field(default_factory=OpenTelemetry)
+    usage_stats: UsageStats = msgspec.field(default_factory=UsageStats)
+    enable_unreleased_features: bool = False
     client: Client = msgspec.field(default_factory=Client)
     channel: Channel = msgspec.field(default_factory=Channel)
     rpc: RPC = msgspec.field(default_factory=RPC)

@@ -322,11 +322,20 @@ SUPPORT: tuple[Row, ...] = (
     ),
     _row("broker.nats.allow_wildcards", "honoured", _T_LIVE + "test_nats_allow_wildcards"),
     _row(
-        "broker.nats.raw_mode",
+        "broker.nats.raw_mode.enabled",
         "refused",
         "NATS raw mode is not available; publications would not reach raw subjects",
     ),
+    _row("broker.nats.raw_mode.*", "warned", "used only by NATS raw mode, which is not available"),
     # -- client (SV-09, SV-11, SV-14, AU-*, P-5x) --
+    _row(
+        (
+            "client.token.insecure_skip_jwks_endpoint_safety_check",
+            "client.subscription_token.insecure_skip_jwks_endpoint_safety_check",
+        ),
+        "noop",
+        "JWKS URL templates, which the check guards, are refused at start",
+    ),
     _row(
         (
             "client.token.hmac_secret_key",
@@ -569,7 +578,11 @@ SUPPORT: tuple[Row, ...] = (
     ),
     _row(
         _under(
-            NAMESPACES, "force_recovery", "allow_recovery", "force_positioning", "allow_positioning"
+            NAMESPACES,
+            "force_recovery",
+            "allow_recovery",
+            "force_positioning",
+            "allow_positioning",
         ),
         "honoured",
         _T_PERM + "test_p90_opt_ins",
@@ -659,7 +672,9 @@ SUPPORT: tuple[Row, ...] = (
         _T_KEYS + "test_handler_prefixes",
     ),
     _row(
-        "websocket.message_size_limit", "honoured", _T_LIFE + "test_message_over_limit_closes_1009"
+        "websocket.message_size_limit",
+        "honoured",
+        _T_LIFE + "test_message_over_limit_closes_1009",
     ),
     _row(
         _under(
@@ -672,7 +687,10 @@ SUPPORT: tuple[Row, ...] = (
         "WebSocket compression (permessage-deflate) is not available",
     ),
     _row(
-        "websocket.decompressed_message_size_limit",
+        (
+            "websocket.decompressed_message_size_limit",
+            "uni_websocket.decompressed_message_size_limit",
+        ),
         "noop",
         "no message is ever decompressed: compression is not negotiated",
     ),
@@ -749,4 +767,75 @@ SUPPORT: tuple[Row, ...] = (
     _row("debug.*", "warned", "Go profiling (pprof) endpoints have no equivalent here"),
     _row("swagger.*", "warned", "the Swagger UI is not served"),
     _row("graphite.*", "warned", "export of metrics to Graphite is not available"),
+    # -- Centrifugo features centripetal does not have (yet) --
+    _row("http_server.http3.enabled", "warned", "HTTP/3 is not available"),
+    _row("http_server.h2c_external", "warned", "HTTP/2 without TLS (h2c) is not available"),
+    _row(
+        ("broker.postgres.*", "map_broker.postgres.*"),
+        "warned",
+        "the PostgreSQL broker is not available (broker.type postgres is refused)",
+    ),
+    _row(
+        ("map_broker.*", "shared_poll.*"),
+        "warned",
+        "map and shared-poll subscriptions are not available",
+    ),
+    _row(
+        _under(
+            NAMESPACES,
+            "map.*",
+            "shared_poll.*",
+            "map_clients_presence_channel_prefix",
+            "map_users_presence_channel_prefix",
+        ),
+        "warned",
+        "map and shared-poll subscriptions are not available",
+    ),
+    _row(
+        _under(
+            (
+                "channel.proxy.map_publish",
+                "channel.proxy.map_remove",
+                "channel.proxy.shared_poll_refresh",
+            ),
+            "*",
+        ),
+        "warned",
+        "map and shared-poll subscriptions are not available",
+    ),
+    _row(
+        "controller.enabled",
+        "refused",
+        "the PostgreSQL controller is not available; nodes would not receive each other's "
+        "control commands",
+    ),
+    _row(
+        "controller.*",
+        "warned",
+        "used only by the PostgreSQL controller, which is not available",
+    ),
+    _row(
+        "consumers[].enabled",
+        "refused",
+        "async consumers are not available yet; the messages of an enabled consumer would "
+        "never be delivered",
+    ),
+    _row(("consumers", "consumers[].*"), "warned", "async consumers are not available yet"),
+    _row("webtransport.*", "warned", "the WebTransport transport is not available"),
+    _row("opentelemetry.*", "warned", "OpenTelemetry tracing is not available"),
+    _row(
+        (
+            "prometheus.instrument_http_handlers",
+            "prometheus.recovered_publications_histogram",
+            "prometheus.native_histograms",
+        ),
+        "warned",
+        "this Prometheus metric option is not available",
+    ),
+    _row("usage_stats.disabled", "noop", "centripetal never sends usage statistics"),
+    _row(
+        "enable_unreleased_features",
+        "warned",
+        "centripetal has no unreleased features to enable",
+    ),
 )

@@ -116,7 +116,13 @@ def _check_options(
 
 
 def _check_token(token: schema.TokenConfig, path: str) -> None:
-    """AU-06: audience/issuer and their regex variants are mutually exclusive."""
+    """AU-06: audience/issuer and their regex variants are mutually exclusive; dynamic JWKS
+    URL templates are refused rather than fetched literally."""
+    if "{{" in token.jwks_public_endpoint:
+        raise ConfigError(
+            f"{path}.jwks_public_endpoint: URL templates ({{{{...}}}}) are not supported; "
+            "give the full JWKS URL"
+        )
     for field in ("audience", "issuer"):
         if getattr(token, field) and getattr(token, f"{field}_regex"):
             raise ConfigError(f"{path}.{field}_regex: can not be used together with {path}.{field}")

@@ -39,7 +39,7 @@ def create_nats_broker(cfg: schema.NatsBroker) -> NatsBroker:
         raise EngineError(
             "broker.type 'nats' needs the nats-py package: pip install 'centripetal[nats]'"
         ) from exc
-    if cfg.raw_mode.get("enabled"):
+    if cfg.raw_mode.enabled:
         raise EngineError("broker.nats.raw_mode is not supported")
     return NatsBroker(
         cfg.url,
