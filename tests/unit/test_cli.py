@@ -154,8 +154,8 @@ def test_checkconfig_refuses_what_would_weaken_guarantees(
     (workdir / "raw.json").write_text('{"broker": {"nats": {"raw_mode": {"enabled": true}}}}')
     assert cli.main(["checkconfig", "-c", "raw.json"]) == 1
     assert capsys.readouterr().out == (
-        "error: broker.nats.raw_mode.enabled: refused: NATS raw mode is not available; publications "
-        "would not reach raw subjects\n"
+        "error: broker.nats.raw_mode.enabled: refused: NATS raw mode is not available; "
+        "publications would not reach raw subjects\n"
     )
 
 
