@@ -108,6 +108,7 @@ class Node:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.presence_manager.run()
         await self.broker.run()
         self.cluster.start()
 

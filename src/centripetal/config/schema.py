@@ -491,8 +491,15 @@ class Node(_S):
     info_metrics_aggregate_interval: float = 60.0
 
 
+class RedisReplicaClient(_S):
+    """``engine.redis.replica_client`` (EN-03): serve presence reads from replicas."""
+
+    enabled: bool = False
+
+
 class RedisEngine(_S):
-    """``engine.redis`` (EN-03); used by the Redis engine (a later issue)."""
+    """``engine.redis`` (EN-03), also the layout of ``broker.redis`` and
+    ``presence_manager.redis`` (EN-07)."""
 
     address: list[str] = msgspec.field(default_factory=lambda: ["redis://127.0.0.1:6379"])
     prefix: str = "centrifugo"
@@ -511,7 +518,7 @@ class RedisEngine(_S):
     sentinel_master_name: str = ""
     sentinel_client_name: str = ""
     sentinel_tls: TLS = msgspec.field(default_factory=TLS)
-    replica_client: dict[str, object] = {}
+    replica_client: RedisReplicaClient = msgspec.field(default_factory=RedisReplicaClient)
     history_use_lists: bool = False
     presence_ttl: float = 60.0
     presence_hash_field_ttl: bool = False

@@ -299,16 +299,29 @@ SUPPORT: tuple[Row, ...] = (
     ),
     _row(_under(REDIS, "presence_ttl"), "honoured", _T_REDIS + "test_presence_layout_and_ttl"),
     _row(
-        _under(
-            REDIS,
-            "history_use_lists",
-            "presence_hash_field_ttl",
-            "presence_user_mapping",
-            "replica_client",
-            "force_resp2",
-        ),
-        "warned",
-        "this Redis option is not available",
+        _under(REDIS, "history_use_lists"),
+        "honoured",
+        "tests/integration/test_redis_list_history.py::test_history_use_lists_from_config_en03",
+    ),
+    _row(
+        _under(REDIS, "presence_user_mapping"),
+        "honoured",
+        "tests/integration/test_redis_presence_layouts.py::test_user_mapping_from_config_en03",
+    ),
+    _row(
+        _under(REDIS, "presence_hash_field_ttl"),
+        "honoured",
+        "tests/integration/test_redis_presence_layouts.py::test_hash_field_ttl_layout_on_redis_74_pr05",
+    ),
+    _row(
+        _under(REDIS, "replica_client.enabled"),
+        "honoured",
+        "tests/integration/test_redis_replicas.py::test_sentinel_presence_reads_from_replica_en03",
+    ),
+    _row(
+        _under(REDIS, "force_resp2"),
+        "honoured",
+        "tests/integration/test_redis_protocol.py::test_force_resp2_pins_resp2_en03",
     ),
     _row(
         ("broker.nats.url", "broker.nats.prefix", "broker.nats.tls.*"),

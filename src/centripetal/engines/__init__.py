@@ -35,14 +35,9 @@ def create_broker(
 
         return MemoryBroker(history_meta_ttl=config.channel.history_meta_ttl)
     if kind == "redis":
-        from centripetal.engines.redis import RedisBroker, build_shards
+        from centripetal.engines.redis import create_redis_broker
 
-        return RedisBroker(
-            build_shards(redis, key),
-            prefix=redis.prefix,
-            io_timeout=redis.io_timeout,
-            history_meta_ttl=config.channel.history_meta_ttl,
-        )
+        return create_redis_broker(config, redis, key)
     if kind == "nats":
         from centripetal.engines.nats import create_nats_broker
 
@@ -60,15 +55,9 @@ def create_presence_manager(
 
         return MemoryPresenceManager()
     if kind == "redis":
-        from centripetal.engines.redis import RedisPresenceManager, build_shards
+        from centripetal.engines.redis import create_redis_presence
 
-        return RedisPresenceManager(
-            build_shards(redis, key),
-            prefix=redis.prefix,
-            presence_ttl=redis.presence_ttl,
-            io_timeout=redis.io_timeout,
-            close_shards=True,
-        )
+        return create_redis_presence(redis, key)
     raise EngineNotAvailableError(
         f"unknown presence manager type {kind!r}: expected one of {PRESENCE_TYPES}"
     )
@@ -98,5 +87,27 @@ def create_engine(config: schema.Config) -> tuple[Broker, PresenceManager]:
         presence_kind = config.presence_manager.type
         presence_redis = config.presence_manager.redis
         presence_key = "presence_manager.redis"
+    _warn_redis_sections(
+        (broker_key, broker_redis) if broker_kind == "redis" else None,
+        (presence_key, presence_redis) if presence_kind == "redis" else None,
+    )
     presence = create_presence_manager(presence_kind, presence_redis, presence_key)
     return create_broker(broker_kind, config, broker_redis, broker_key), presence
+
+
+def _warn_redis_sections(
+    broker: tuple[str, schema.RedisEngine] | None,
+    presence: tuple[str, schema.RedisEngine] | None,
+) -> None:
+    """Name the options of each Redis section that the half it configures cannot use
+    (``broker.redis.presence_user_mapping`` ...), EN-03 / EN-07."""
+    from centripetal.engines.redis.options import warn_unused_half
+
+    sections: dict[str, tuple[schema.RedisEngine, bool, bool]] = {}
+    if broker is not None:
+        sections[broker[0]] = (broker[1], True, False)
+    if presence is not None:
+        cfg, used_by_broker, _ = sections.get(presence[0], (presence[1], False, False))
+        sections[presence[0]] = (cfg, used_by_broker, True)
+    for key, (cfg, for_broker, for_presence) in sections.items():
+        warn_unused_half(cfg, key, broker=for_broker, presence=for_presence)

@@ -168,6 +168,10 @@ class Broker(Protocol):
 class PresenceManager(Protocol):
     """Online presence per channel (PR-01, PR-02)."""
 
+    async def run(self) -> None:
+        """Check that the configuration can be honoured before serving (EN-03); raises
+        ``EngineError`` when it cannot."""
+
     async def add_presence(self, channel: str, client_id: str, info: ClientInfo) -> None: ...
 
     async def remove_presence(self, channel: str, client_id: str, user: str) -> None: ...

@@ -18,6 +18,9 @@ class MemoryPresenceManager:
     def __init__(self) -> None:
         self._channels: dict[str, dict[str, ClientInfo]] = {}
 
+    async def run(self) -> None:
+        """Nothing to connect or check."""
+
     async def add_presence(self, channel: str, client_id: str, info: ClientInfo) -> None:
         """Add or refresh the entry of ``client_id`` (PR-01)."""
         self._channels.setdefault(channel, {})[client_id] = info

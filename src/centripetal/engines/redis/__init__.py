@@ -1,15 +1,14 @@
 """The Redis engine: broker and presence manager over one or more Redis shards (EN-03..EN-06).
 
-``create_redis_engine(config)`` builds both from ``engine.redis`` (v6 keys; v3 keys arrive here
-translated by the config loader, EN-05).
+``create_redis_broker`` and ``create_redis_presence`` build each half from a ``*.redis``
+section (``engine.redis``, ``broker.redis``, ``presence_manager.redis``; v3 keys arrive
+translated by the config loader, EN-05); ``options`` says which option each half honours.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
-from centripetal.engines.base import EngineError
 from centripetal.engines.redis.addresses import (
     ShardAddress,
     ShardTLS,
@@ -18,6 +17,7 @@ from centripetal.engines.redis.addresses import (
     shard_tls,
 )
 from centripetal.engines.redis.broker import RedisBroker
+from centripetal.engines.redis.options import PresenceLayout, warn_unused_half
 from centripetal.engines.redis.presence import RedisPresenceManager
 from centripetal.engines.redis.sharding import Shard, Timeouts, jump_hash, shard_index
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from centripetal.config import schema
 
 __all__ = [
+    "PresenceLayout",
     "RedisBroker",
     "RedisPresenceManager",
     "Shard",
@@ -32,7 +33,9 @@ __all__ = [
     "ShardTLS",
     "Timeouts",
     "build_shards",
+    "create_redis_broker",
     "create_redis_engine",
+    "create_redis_presence",
     "jump_hash",
     "parse_address",
     "shard_addresses",
@@ -41,57 +44,59 @@ __all__ = [
 ]
 
 
-def build_shards(redis_cfg: schema.RedisEngine, key: str = "engine.redis") -> list[Shard]:
+def build_shards(
+    redis_cfg: schema.RedisEngine, key: str = "engine.redis", *, replica: bool = False
+) -> list[Shard]:
     """One :class:`Shard` (with its own connection pool) per configured address (EN-04).
 
     ``key`` names the section in errors; TLS that cannot be honoured raises ``ConfigError``
-    before anything connects (EN-03)."""
+    before anything connects (EN-03). ``force_resp2`` pins the protocol; ``replica`` adds the
+    replica clients (``replica_client``)."""
     timeouts = Timeouts(connect=redis_cfg.connect_timeout, io=redis_cfg.io_timeout)
     return [
-        Shard(address, timeouts, redis_cfg.client_name, shard_tls(address, redis_cfg, key))
+        Shard(
+            address,
+            timeouts,
+            redis_cfg.client_name,
+            shard_tls(address, redis_cfg, key),
+            force_resp2=redis_cfg.force_resp2,
+            replica=replica,
+        )
         for address in shard_addresses(redis_cfg)
     ]
 
 
-logger = logging.getLogger("centripetal.engines.redis")
-
-_UNUSED_OPTIONS = (
-    "history_use_lists",
-    "presence_hash_field_ttl",
-    "presence_user_mapping",
-    "force_resp2",
-)
-
-
-def _warn_unused(redis_cfg: schema.RedisEngine) -> None:
-    """Options accepted for compatibility but not acted on: say so at startup, by key."""
-    for key in _UNUSED_OPTIONS:
-        if getattr(redis_cfg, key):
-            logger.warning("engine.redis.%s is set but not supported; it has no effect", key)
-    if redis_cfg.replica_client:
-        logger.warning("engine.redis.replica_client is set but not supported; reads use masters")
-    if redis_cfg.sentinel_tls.enabled:
-        raise EngineError(
-            "engine.redis.sentinel_tls: TLS to Sentinel is not supported; refusing to connect "
-            "in plain text"
-        )
-
-
-def create_redis_engine(config: schema.Config) -> tuple[RedisBroker, RedisPresenceManager]:
-    """Build the Redis broker and presence manager for ``engine.type: redis`` (EN-03)."""
-    redis_cfg = config.engine.redis
-    _warn_unused(redis_cfg)
-    broker = RedisBroker(
-        build_shards(redis_cfg),
+def create_redis_broker(
+    config: schema.Config, redis_cfg: schema.RedisEngine, key: str = "engine.redis"
+) -> RedisBroker:
+    """The broker half of section ``key`` (EN-03, HR-15 ``history_use_lists``)."""
+    return RedisBroker(
+        build_shards(redis_cfg, key),
         prefix=redis_cfg.prefix,
         io_timeout=redis_cfg.io_timeout,
         history_meta_ttl=config.channel.history_meta_ttl,
+        use_lists=redis_cfg.history_use_lists,
     )
-    presence = RedisPresenceManager(
-        build_shards(redis_cfg),
+
+
+def create_redis_presence(
+    redis_cfg: schema.RedisEngine, key: str = "engine.redis"
+) -> RedisPresenceManager:
+    """The presence half of section ``key`` (PR-05, EN-03 ``replica_client``)."""
+    layout = PresenceLayout.from_config(redis_cfg, key, shard_addresses(redis_cfg))
+    return RedisPresenceManager(
+        build_shards(redis_cfg, key, replica=layout.replica_reads),
         prefix=redis_cfg.prefix,
         presence_ttl=redis_cfg.presence_ttl,
         io_timeout=redis_cfg.io_timeout,
         close_shards=True,
+        layout=layout,
     )
-    return broker, presence
+
+
+def create_redis_engine(config: schema.Config) -> tuple[RedisBroker, RedisPresenceManager]:
+    """Both halves from ``engine.redis`` for ``engine.type: redis`` (EN-03)."""
+    redis_cfg = config.engine.redis
+    warn_unused_half(redis_cfg, "engine.redis", broker=True, presence=True)
+    presence = create_redis_presence(redis_cfg)
+    return create_redis_broker(config, redis_cfg), presence

@@ -7,7 +7,9 @@ the idempotency result (HR-12) and the version (HR-13), creates or refreshes the
 ``<prefix>.stream.meta.<ch>`` (a new random epoch when missing, HR-01), increments the offset,
 ``XADD``s the publication to ``<prefix>.stream.<ch>`` with the offset as entry ID and
 ``MAXLEN history_size``, sets TTLs, and ``PUBLISH``es it on ``<prefix>.client.<ch>`` tagged
-with offset and epoch — all atomically, so every node sees offsets in order.
+with offset and epoch — all atomically, so every node sees offsets in order. With
+``use_lists`` (``history_use_lists``, HR-15) history lives in ``<prefix>.list.<ch>`` with meta
+``<prefix>.list.meta.<ch>`` instead; ``history_scripts`` describes both layouts.
 
 Local delivery keeps the contract of ``base.Broker`` ("delivered when publish returns"): when
 this node is subscribed to the channel, ``publish`` waits (at most ``io_timeout``) until its
@@ -45,8 +47,14 @@ from centripetal.engines.base import (
 )
 from centripetal.engines.memory.broker import new_epoch
 from centripetal.engines.redis import codec
+from centripetal.engines.redis.history_scripts import (
+    HISTORY_LIST_SCRIPT,
+    HISTORY_STREAM_SCRIPT,
+    PUBLISH_LIST_SCRIPT,
+    PUBLISH_STREAM_SCRIPT,
+)
 from centripetal.engines.redis.pubsub import PubSubConnection
-from centripetal.engines.redis.scripts import HISTORY_SCRIPT, PUBLISH_SCRIPT, Script
+from centripetal.engines.redis.scripts import Script
 from centripetal.engines.redis.sharding import Shard, shard_index
 from centripetal.observability.logs import describe_exception, failure_log
 
@@ -58,8 +66,9 @@ failures = failure_log("centripetal.engines.redis")
 DEFAULT_HISTORY_META_TTL = 720 * 3600.0
 DEFAULT_IDEMPOTENT_RESULT_TTL = 300.0
 
-_publish_script = Script(PUBLISH_SCRIPT)
-_history_script = Script(HISTORY_SCRIPT)
+# (publish, history, history key kind, meta key kind) per layout (HR-15)
+_STREAM = (Script(PUBLISH_STREAM_SCRIPT), Script(HISTORY_STREAM_SCRIPT), "stream", "stream.meta")
+_LIST = (Script(PUBLISH_LIST_SCRIPT), Script(HISTORY_LIST_SCRIPT), "list", "list.meta")
 
 
 def _ms(seconds: float) -> int:
@@ -71,7 +80,8 @@ def _str(value: Any) -> str:
 
 
 class RedisBroker:
-    """``base.Broker`` over one or more Redis shards (EN-03, EN-04)."""
+    """``base.Broker`` over one or more Redis shards (EN-03, EN-04); history in streams, or
+    in lists with ``use_lists`` (HR-15)."""
 
     def __init__(
         self,
@@ -82,10 +92,15 @@ class RedisBroker:
         history_meta_ttl: float = DEFAULT_HISTORY_META_TTL,
         wall_clock: Callable[[], float] = time.time,
         ping_interval: float = 1.0,
+        use_lists: bool = False,
     ) -> None:
         if not shards:
             raise EngineError("redis broker needs at least one shard")
         self._shards = list(shards)
+        self.use_lists = use_lists
+        self._publish_script, self._history_script, self._hist_kind, self._meta_kind = (
+            _LIST if use_lists else _STREAM
+        )
         self._prefix = prefix
         self._client_prefix = f"{prefix}.client."
         self._control_channel = f"{prefix}.control"
@@ -281,8 +296,8 @@ class RedisBroker:
         meta_ttl = opts.history_meta_ttl if opts.history_meta_ttl > 0 else self._meta_ttl
         result_ttl = opts.idempotent_result_ttl or DEFAULT_IDEMPOTENT_RESULT_TTL
         keys = [
-            shard.key(self._prefix, "stream", channel),
-            shard.key(self._prefix, "stream.meta", channel),
+            shard.key(self._prefix, self._hist_kind, channel),
+            shard.key(self._prefix, self._meta_kind, channel),
             shard.key(self._prefix, "result", channel, opts.idempotency_key),
             rch,
         ]
@@ -301,7 +316,9 @@ class RedisBroker:
         ]
         echo = self._expect_echo(i, rch, seq)
         try:
-            offset, epoch, suppressed, prev = await self._call(_publish_script, shard, keys, args)
+            offset, epoch, suppressed, prev = await self._call(
+                self._publish_script, shard, keys, args
+            )
         except BaseException:
             self._echo.pop(seq, None)
             raise
@@ -364,8 +381,8 @@ class RedisBroker:
         meta_ttl = flt.meta_ttl if flt.meta_ttl > 0 else self._meta_ttl
         since = flt.since
         keys = [
-            shard.key(self._prefix, "stream", channel),
-            shard.key(self._prefix, "stream.meta", channel),
+            shard.key(self._prefix, self._hist_kind, channel),
+            shard.key(self._prefix, self._meta_kind, channel),
         ]
         args: list[Any] = [
             new_epoch(),
@@ -375,18 +392,18 @@ class RedisBroker:
             1 if flt.reverse else 0,
             since.epoch if since is not None else "",
         ]
-        reply = await self._call(_history_script, shard, keys, args)
+        reply = await self._call(self._history_script, shard, keys, args)
         position = StreamPosition(int(reply[0]), _str(reply[1]))
         if int(reply[2]) == 1:
             raise UnrecoverablePositionError("unrecoverable position", position=position)
         pubs: list[Publication] = []
         for j in range(3, len(reply), 2):
-            entry_id = _str(reply[j])
+            entry_id = _str(reply[j])  # "<offset>-0" from a stream, "<offset>" from a list
             offset = int(entry_id.partition("-")[0])
             pubs.append(codec.decode_publication(reply[j + 1], offset))
         return HistoryResult(pubs, position)
 
     async def remove_history(self, channel: str) -> None:
-        """API-19: drop the stream, keep the meta (offset and epoch)."""
+        """API-19: drop the stream (or list), keep the meta (offset and epoch)."""
         shard = self._shards[self.shard_of(channel)]
-        await self._command(shard, "DEL", shard.key(self._prefix, "stream", channel))
+        await self._command(shard, "DEL", shard.key(self._prefix, self._hist_kind, channel))

@@ -176,6 +176,8 @@ class PubSubConnection:
     # -- reader ------------------------------------------------------------------------------
 
     async def _connect(self, attempt: int) -> Connection:
+        """A RESP2 connection whatever ``force_resp2`` says: redis-py reads RESP3 push frames
+        at about half the rate (EN-03, ``sharding``)."""
         host, port, kwargs = await self._shard.pubsub_target(attempt)
         conn: Connection
         tls = self._shard.tls
