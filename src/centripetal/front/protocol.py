@@ -78,6 +78,7 @@ class FrontProtocol(asyncio.Protocol):
     def __init__(self, front: FrontContext) -> None:
         self._front = front
         self._limits = limits = front.limits
+        self._head_cap = limits.head_bytes_cap  # read after every chunk of a head
         self._max_headers = front.max_headers
         self._max_header_bytes = limits.max_header_bytes
         self._idle_timeout = limits.idle_timeout
@@ -175,7 +176,7 @@ class FrontProtocol(asyncio.Protocol):
             else:
                 self.refuse(Refusal(400))
             return
-        if self._phase != BODY and self._head_bytes > self._limits.head_bytes_cap:
+        if self._phase != BODY and self._head_bytes > self._head_cap:
             self.refuse(Refusal(431))  # a head that never ends (the parser keeps it whole)
             return
         if relay is not None:
