@@ -47,6 +47,7 @@ from centripetal.protocol.detect import choose_codec, forced_version
 from centripetal.protocol.v1 import get_legacy_codec
 from centripetal.proxy.request import forwarded_header_names
 from centripetal.transports.admission import Admission
+from centripetal.transports.concurrency import enable_concurrency
 from centripetal.transports.dispatch import decode_frame, handle_frame
 from centripetal.transports.frames import FrameWriter
 from centripetal.transports.handshake import (
@@ -492,6 +493,7 @@ class WebSocketEndpoint:
             transport="websocket",
             headers=kept_headers(request, self.kept_headers),
         )
+        enable_concurrency(conn.session, self.node.config)
         self.connections.add(conn)
         self.node.metrics.connections_accepted += 1
         hand_over(transport, conn, request, subprotocol, rest)
