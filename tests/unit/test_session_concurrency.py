@@ -96,7 +96,7 @@ async def test_concurrent_rpcs_overlap_and_reply_as_they_finish_p26_p27() -> Non
     c = await connected(node)
     started = time.monotonic()
     await handle_frame(c.session, rpc_frame([0.3, 0.2, 0.1, 0.0]))
-    assert time.monotonic() - started < 0.1  # started, not waited for
+    assert time.monotonic() - started < 0.25  # started, not waited for (0.3 s)
     await settle(c)
     elapsed = time.monotonic() - started
     replies = [m for m in c.sink.take() if "id" in m]
