@@ -271,3 +271,104 @@ def test_presence_drops_a_slow_client_at_the_3008_decision(server_factory: Serve
         assert tcp_established(server.port, ws.sock.getsockname()[1])
     finally:
         ws.close()
+
+
+# -- a write that cannot complete (D-3009) --------------------------------------------------------
+
+STALL_PAD = "w" * 200_000  # over malloc's mmap threshold: freed frames go back to the system
+
+
+def subscribed(server: ServerProcess, ws_path: str = "/connection/websocket") -> RawWebSocket:
+    """A connected raw client subscribed to ``stall``, with a small receive buffer."""
+    ws = connected(server)
+    ws.send_text(b'{"id":2,"subscribe":{"channel":"stall"}}')
+    deadline = time.monotonic() + scaled(5)
+    while b'"id":2' not in ws.received and time.monotonic() < deadline:
+        ws.sock.settimeout(0.2)
+        try:
+            ws.received += ws.sock.recv(65536)
+        except TimeoutError:
+            continue
+    assert b'"id":2' in ws.received, ws.received
+    ws.received = b""
+    small_receive_buffer(ws)
+    return ws
+
+
+def publish_stall(server: ServerProcess, count: int) -> float:
+    """Publish ``count`` 200 KB messages into ``stall``; the time of the first one."""
+    first = time.monotonic()
+    for i in range(count):
+        api(server.port, "publish", {"channel": "stall", "data": {"i": i, "pad": STALL_PAD}}, KEY)
+    return first
+
+
+def wait_closed(server: ServerProcess, ws: RawWebSocket, timeout: float) -> float | None:
+    """When the server dropped its side of ``ws`` (without the client reading anything), or
+    None if it did not within ``timeout``."""
+    client_port = ws.sock.getsockname()[1]
+    deadline = time.monotonic() + scaled(timeout)
+    while time.monotonic() < deadline:
+        if not tcp_established(server.port, client_port):
+            return time.monotonic()
+        time.sleep(0.02)
+    return None
+
+
+def test_a_write_that_cannot_complete_closes_3009_after_write_timeout(
+    server_factory: ServerFactory,
+) -> None:
+    """D-3009: a subscriber stops reading while 10 MB are published to it (well under its
+    ``client.queue_max_size``): the bytes the socket refuses wait ``websocket.write_timeout``
+    (2 s here), then the server counts a 3009 disconnect and drops the connection without a
+    close frame (it could not pass either). The backlog goes with it: a second stalled client
+    reuses that memory instead of adding its own 10 MB."""
+    config = {
+        **CONFIG,
+        "client": {"insecure": True, "queue_max_size": 64 << 20},
+        "websocket": {"write_timeout": "2s"},
+    }
+    server = server_factory(config)
+    assert server.pid is not None
+    rss: list[int] = [rss_kb(server.pid)]
+    for round_ in (1, 2):
+        ws = subscribed(server)
+        try:
+            first = publish_stall(server, 50)
+            last = time.monotonic()
+            closed_at = wait_closed(server, ws, 2 + 3)
+            assert closed_at is not None, "the stalled connection was never dropped"
+        finally:
+            ws.close()
+        assert closed_at - first >= 2.0 - 0.1  # not before write_timeout
+        assert closed_at - last < 2.0 + scaled(1.5)
+        assert disconnects(server.port, 3009) == round_
+        time.sleep(0.2)
+        rss.append(rss_kb(server.pid))
+    assert disconnects(server.port, 3008) == 0
+    first_round, second_round = rss[1] - rss[0], rss[2] - rss[1]
+    assert first_round > 2 * 1024  # the backlog was really held in the server ...
+    assert second_round < first_round / 2  # ... and released with its connection
+    assert "Traceback" not in server.log_text()
+
+
+def test_a_slow_reader_is_not_a_write_timeout(server_factory: ServerFactory) -> None:
+    """A client that keeps reading, slower than it is sent to, makes progress on every write:
+    its backlog outlives ``write_timeout`` (1 s) several times and it stays connected (only
+    ``client.queue_max_size`` bounds it, P-96)."""
+    config = {**CONFIG, "client": {"insecure": True, "queue_max_size": 64 << 20}}
+    server = server_factory(config)
+    ws = subscribed(server)
+    try:
+        publish_stall(server, 50)
+        started = time.monotonic()
+        ws.sock.settimeout(1)
+        while time.monotonic() - started < scaled(3.5):
+            ws.sock.recv(32768)  # ~100 KB/s, far below what is waiting
+            time.sleep(0.3)
+        client_port = ws.sock.getsockname()[1]
+        assert tcp_established(server.port, client_port)
+    finally:
+        ws.close()
+    assert disconnects(server.port, 3009) == 0
+    assert disconnects(server.port, 3008) == 0

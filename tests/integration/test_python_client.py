@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from centrifuge import (
     Client,
     ClientEventHandler,
@@ -338,3 +339,122 @@ async def test_allowed_or_absent_origin_upgrades(
     async with ws_connect(origin_server.ws_url(), origin=origin) as ws:  # type: ignore[arg-type]
         assert ws.response is not None
         assert ws.response.status_code == 101
+
+
+# -- client.concurrency (P-26, P-27, SV-09) -----------------------------------------------------
+
+
+class DelayedRPCBackend:
+    """An RPC proxy backend (PX-15) that answers ``{"n": n}`` after the ``delay`` seconds
+    given in the call's data, and counts the calls it is serving at once."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.most = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _rpc(self, request: web.Request) -> web.Response:
+        data = (await request.json())["data"]
+        self.active += 1
+        self.most = max(self.most, self.active)
+        try:
+            await asyncio.sleep(data["delay"])
+        finally:
+            self.active -= 1
+        return web.json_response({"result": {"data": {"n": data["n"]}}})
+
+    async def __aenter__(self) -> DelayedRPCBackend:
+        app = web.Application()
+        app.router.add_post("/rpc", self._rpc)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/rpc"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+RPC_DELAYS = [0.40, 0.35, 0.30, 0.25, 0.20, 0.15, 0.10, 0.05]
+
+
+def _makespan(delays: list[float], slots: int) -> float:
+    """When the last of ``delays`` ends, each started in order as soon as one of ``slots``
+    is free."""
+    free_at = [0.0] * slots
+    for delay in delays:
+        free_at.sort()
+        free_at[0] += delay
+    return max(free_at)
+
+
+async def _rpcs_at_once(
+    server: ServerProcess, delays: list[float] = RPC_DELAYS
+) -> tuple[list[int], list[int], float]:
+    """Send every RPC of ``delays`` at once from one centrifuge-python client; return the
+    order the replies came in, the ``n`` each reply carried (by call) and the time taken."""
+    client, _ = await _connected_client(server.ws_url())
+    finished: list[int] = []
+
+    async def call(n: int, delay: float) -> int:
+        result = await client.rpc("slow", {"n": n, "delay": delay}, timeout=scaled(10))
+        finished.append(n)
+        answered: int = result.data["n"]
+        return answered
+
+    try:
+        started = time.monotonic()
+        answered = await asyncio.gather(*(call(n, d) for n, d in enumerate(delays)))
+        elapsed = time.monotonic() - started
+    finally:
+        await client.disconnect()
+    return finished, list(answered), elapsed
+
+
+def _concurrency_config(backend_url: str, concurrency: int) -> dict[str, Any]:
+    return {
+        "client": {"insecure": True, "concurrency": concurrency},
+        "rpc": {"proxy": {"endpoint": backend_url}, "without_namespace": {"proxy_enabled": True}},
+    }
+
+
+@pytest.mark.parametrize("concurrency", [0, 1])
+async def test_commands_are_processed_one_at_a_time_by_default_p27(
+    server_factory: ServerFactory, concurrency: int
+) -> None:
+    async with DelayedRPCBackend() as backend:
+        server = server_factory(_concurrency_config(backend.url, concurrency))
+        finished, answered, elapsed = await _rpcs_at_once(server)
+    assert finished == list(range(len(RPC_DELAYS)))  # replies in command order (P-26)
+    assert answered == list(range(len(RPC_DELAYS)))
+    assert backend.most == 1
+    assert elapsed >= sum(RPC_DELAYS) - 0.05  # 1.8 s: one after the other
+
+
+async def test_client_concurrency_overlaps_commands_p26_p27(server_factory: ServerFactory) -> None:
+    delays = [0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]  # 100 ms apart: the finishing order
+    async with DelayedRPCBackend() as backend:
+        server = server_factory(_concurrency_config(backend.url, 8))
+        finished, answered, elapsed = await _rpcs_at_once(server, delays)
+    assert answered == list(range(len(delays)))  # every reply matches its command's id
+    assert finished == list(reversed(range(len(delays))))  # the shortest first
+    assert backend.most == 8
+    assert elapsed < max(delays) + scaled(0.6)  # not the 3.6 s sum
+
+
+async def test_client_concurrency_is_bounded_per_connection_p27(
+    server_factory: ServerFactory,
+) -> None:
+    async with DelayedRPCBackend() as backend:
+        server = server_factory(_concurrency_config(backend.url, 3))
+        finished, answered, elapsed = await _rpcs_at_once(server)
+    assert answered == list(range(len(RPC_DELAYS)))
+    assert sorted(finished) == list(range(len(RPC_DELAYS)))
+    assert backend.most == 3
+    expected = _makespan(RPC_DELAYS, 3)  # 0.65 s with three at a time
+    assert expected - 0.05 <= elapsed < expected + scaled(0.6)

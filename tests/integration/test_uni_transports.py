@@ -8,12 +8,18 @@ ever sent, and the connection stays up), the ``disconnect`` push and the end of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
+from support.hostile import RawWebSocket, disconnects, tcp_established
+from support.hostile import api as hostile_api
 from support.server import ServerFactory, ServerProcess
 from support.timing import scaled
 from support.tokens import connection_token
@@ -401,3 +407,47 @@ async def test_connect_code_transforms(server_factory: ServerFactory) -> None:
         async with http.get(sse, params={"cf_connect": json.dumps({"token": token("ok")})}) as r:
             assert r.status == 200  # a good connect still streams
             assert await asyncio.wait_for(r.content.readexactly(2), scaled(5)) == b"\r\n"
+
+
+def test_uni_websocket_write_that_cannot_complete_closes_3009(
+    server_factory: ServerFactory,
+) -> None:
+    """D-3009, TR-06: ``uni_websocket.write_timeout`` (500 ms here) bounds a write the way
+    ``websocket.write_timeout`` does: a listener that stops reading is disconnected with 3009
+    and its connection dropped, well under its ``client.queue_max_size``."""
+    config = {
+        **CONFIG,
+        "client": {**CONFIG["client"], "queue_max_size": 64 << 20, "ping_interval": "25s"},
+        "uni_websocket": {"enabled": True, "write_timeout": "500ms"},
+        "prometheus": {"enabled": True},
+    }
+    srv = server_factory(config)
+    req = json.dumps({"token": token("w"), "subs": {"stall": {}}})
+    ws = RawWebSocket(srv.port, "/connection/uni_websocket?cf_connect=" + quote(req))
+    try:
+        deadline = time.monotonic() + scaled(5)
+        while b'"connect"' not in ws.received and time.monotonic() < deadline:
+            ws.sock.settimeout(0.2)
+            with contextlib.suppress(TimeoutError):
+                ws.received += ws.sock.recv(65536)
+        assert b'"connect"' in ws.received
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        pad = "u" * 200_000
+        first = time.monotonic()
+        for i in range(50):
+            hostile_api(
+                srv.port, "publish", {"channel": "stall", "data": {"i": i, "p": pad}}, API_KEY
+            )
+        client_port = ws.sock.getsockname()[1]
+        closed_at = None
+        while time.monotonic() - first < scaled(6):
+            if not tcp_established(srv.port, client_port):
+                closed_at = time.monotonic()
+                break
+            time.sleep(0.02)
+    finally:
+        ws.close()
+    assert closed_at is not None, "the stalled uni_websocket was never dropped"
+    assert closed_at - first >= 0.5 - 0.1
+    assert disconnects(srv.port, 3009) == 1
+    assert disconnects(srv.port, 3008) == 0

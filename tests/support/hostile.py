@@ -130,13 +130,21 @@ class RawWebSocket(RawConnection):
     """A WebSocket client that sends any frame sequence (masked, as clients must), built with
     websockets' frame serialiser; replies are parsed only when the test asks for them."""
 
-    def __init__(self, port: int, path: str = "/connection/websocket", **kw: float) -> None:
+    def __init__(
+        self,
+        port: int,
+        path: str = "/connection/websocket",
+        *,
+        extra_headers: str = "",
+        **kw: float,
+    ) -> None:
         super().__init__(port, **kw)
-        self.send(_UPGRADE.format(path=path).encode())
+        upgrade = _UPGRADE.format(path=path)
+        self.send((upgrade[:-2] + extra_headers + "\r\n").encode())
         head = self.read_response()
         if not head.startswith(b"HTTP/1.1 101 "):
             raise AssertionError(f"no upgrade: {head[:200]!r}")
-        self.received = head.partition(b"\r\n\r\n")[2]
+        self.head, _, self.received = head.partition(b"\r\n\r\n")
 
     @staticmethod
     def frame(opcode: Opcode, data: bytes = b"", *, fin: bool = True) -> bytes:
@@ -193,7 +201,14 @@ def parse_frames(data: bytes) -> list[Frame]:
             at += 8
         if len(data) - at < length:
             break
-        frames.append(Frame(Opcode(first & 0x0F), data[at : at + length], bool(first & 0x80)))
+        frames.append(
+            Frame(
+                Opcode(first & 0x0F),
+                data[at : at + length],
+                bool(first & 0x80),
+                rsv1=bool(first & 0x40),  # a compressed message (RFC 7692)
+            )
+        )
         pos = at + length
     return frames
 

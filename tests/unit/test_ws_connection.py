@@ -33,6 +33,7 @@ class RecordingTransport:
         self.paused = False
         self.protocol: Any = None
         self.buffered = 0
+        self.limits: tuple[int, int] | None = None
 
     def write(self, data: bytes) -> None:
         self.out += data
@@ -55,6 +56,12 @@ class RecordingTransport:
 
     def get_write_buffer_size(self) -> int:
         return self.buffered
+
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        self.limits = (high, low)
+
+    def get_extra_info(self, name: str) -> Any:
+        return None  # no socket: the write deadline judges progress by the buffer
 
     def pause_reading(self) -> None:
         self.paused = True
@@ -186,6 +193,64 @@ async def test_backlog_pauses_reading() -> None:
     assert not peer.transport.protocol.backlog
     replies = [json.loads(line) for f in peer.frames() for line in f.data.split(b"\n")]
     assert [r["id"] for r in replies] == list(range(1, 42))  # every command, in order
+
+
+async def connected_peer(overrides: dict[str, Any] | None = None) -> Peer:
+    peer = upgrade(overrides)
+    peer.send(text(json.dumps({"id": 1, "connect": {"token": token()}}).encode()))
+    await settle()
+    peer.frames()
+    return peer
+
+
+async def test_every_refused_byte_starts_the_write_deadline_d3009() -> None:
+    """The transport reports the bytes the socket refuses from the first ones on (limits
+    1/0), not only past its 64 KiB high-water mark: Centrifugo's deadline covers every
+    write."""
+    peer = upgrade()
+    assert peer.transport.limits == (1, 0)
+    conn = peer.transport.protocol
+    assert conn.write_timeout == 1.0  # websocket.write_timeout default
+
+
+async def test_write_without_progress_disconnects_3009_and_aborts() -> None:
+    peer = await connected_peer({"websocket": {"write_timeout": "100ms"}})
+    conn = peer.transport.protocol
+    peer.transport.buffered = 10  # the socket refused ten bytes ...
+    conn.pause_writing()
+    await asyncio.sleep(0.3)  # ... and took none of them within 100 ms
+    assert peer.transport.aborted
+    assert conn.session.state == 3  # CLOSED
+    assert conn.session.node.metrics.server_disconnects[3009] == 1
+
+
+async def test_write_with_progress_keeps_its_connection() -> None:
+    peer = await connected_peer({"websocket": {"write_timeout": "100ms"}})
+    conn = peer.transport.protocol
+    peer.transport.buffered = 1000
+    conn.pause_writing()
+    for _ in range(5):  # the peer takes a little every 60 ms: progress at every check
+        await asyncio.sleep(0.06)
+        peer.transport.buffered -= 100
+    assert not peer.transport.aborted
+    peer.transport.buffered = 0
+    conn.resume_writing()  # everything sent: the deadline is gone
+    assert conn._write_timer is None
+    await asyncio.sleep(0.2)
+    assert not peer.transport.aborted
+    assert conn.session.state == 1  # CONNECTED
+
+
+async def test_a_closing_connection_is_left_to_its_close_timer() -> None:
+    peer = await connected_peer({"websocket": {"write_timeout": "100ms"}})
+    conn = peer.transport.protocol
+    peer.transport.buffered = 10
+    conn.pause_writing()
+    conn.session.disconnect(3001)  # the close frame waits behind the stuck bytes (D-WS1)
+    await asyncio.sleep(0.3)
+    assert not peer.transport.aborted
+    assert conn._close_timer is not None
+    assert conn.session.node.metrics.server_disconnects[3009] == 0
 
 
 async def test_only_forwarded_headers_are_kept() -> None:

@@ -425,7 +425,7 @@ class UniWebSocket(StreamTransport):
     use_write_buffer_pool: bool = False
     write_timeout: float = 1.0
     message_size_limit: int = 65536
-    decompressed_message_size_limit: int = 0
+    decompressed_message_size_limit: int = 0  # compressed client frames; 0: 10 x the above
     join_push_messages: bool = False  # newline-joined pushes in one frame (v6.0.3)
     disable_closing_handshake: bool = False  # close TCP without a close frame (v6.5.1)
     disable_disconnect_push: bool = False  # no disconnect push before closing (v6.5.1)

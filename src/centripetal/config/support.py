@@ -466,7 +466,11 @@ SUPPORT: tuple[Row, ...] = (
         "honoured",
         _T_LIFE + "test_connection_rate_limit_answers_503",
     ),
-    _row("client.concurrency", "warned", "commands of one connection are processed one at a time"),
+    _row(
+        "client.concurrency",
+        "honoured",
+        "tests/integration/test_python_client.py::test_client_concurrency_overlaps_commands_p26_p27",
+    ),
     _row(
         ("client.history_max_publication_limit", "client.recovery_max_publication_limit"),
         "honoured",
@@ -696,16 +700,17 @@ SUPPORT: tuple[Row, ...] = (
             "compression_min_size",
             "compression_level",
         ),
-        "warned",
-        "WebSocket compression (permessage-deflate) is not available",
+        "honoured",
+        "tests/integration/test_ws_compression.py::"
+        "test_frames_past_compression_min_size_are_deflated_at_compression_level",
     ),
     _row(
         (
             "websocket.decompressed_message_size_limit",
             "uni_websocket.decompressed_message_size_limit",
         ),
-        "noop",
-        "no message is ever decompressed: compression is not negotiated",
+        "honoured",
+        "tests/integration/test_ws_compression.py::test_decompressed_message_size_limit_closes_1009",
     ),
     _row(
         _under(
@@ -714,13 +719,15 @@ SUPPORT: tuple[Row, ...] = (
             "write_buffer_size",
             "use_write_buffer_pool",
         ),
-        "warned",
-        "buffer sizes are not tunable",
+        "noop",
+        "the event loop reads every socket into one shared buffer and each frame is written "
+        "whole in one call, so there is no per-connection buffer to size or pool",
     ),
     _row(
         _under(("websocket", "uni_websocket"), "write_timeout"),
-        "warned",
-        "a stalled write is not timed out (the queue limit 3008 still applies)",
+        "honoured",
+        "tests/integration/test_hostile_ws.py::"
+        "test_a_write_that_cannot_complete_closes_3009_after_write_timeout",
     ),
     _row(
         ("http_stream.*", "sse.*", "emulation.*"),

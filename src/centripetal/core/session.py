@@ -3,10 +3,14 @@
 Theory of operation
 -------------------
 A transport decodes frames into ``Command`` objects and hands them to ``handle_commands``,
-which processes them one at a time in order (P-26, P-27). The session owns no socket: it
-writes encoded messages through ``sink.enqueue`` (the transport batches them into frames) and
-asks the transport to close through ``sink.close``. Every effect on shared state goes through
-the ``Node`` (hub, broker, presence, timers), so tests drive a session with no sockets.
+which processes them one at a time in order (P-26, P-27). With ``client.concurrency`` > 1 a
+``CommandRunner`` (transports/concurrency.py) runs some of them concurrently instead, through
+``run_command``; the session then cancels and waits for them when it closes.
+
+The session owns no socket: it writes encoded messages through ``sink.enqueue`` (the transport
+batches them into frames) and asks the transport to close through ``sink.close``. Every effect
+on shared state goes through the ``Node`` (hub, broker, presence, timers), so tests drive a
+session with no sockets.
 
 States: NEW -> CONNECTED -> CLOSED, plus FAILED after a connect answered with an error (P-22:
 any later command is a protocol violation, the stale timer closes the connection).
@@ -88,6 +92,19 @@ class Sink(Protocol):
         """Flush what is queued and close with a disconnect code (D-WS1)."""
 
 
+class CommandRunner(Protocol):
+    """Runs a connection's commands concurrently (``client.concurrency`` > 1, P-27)."""
+
+    async def handle(self, commands: list[messages.Command]) -> None:
+        """Run or start ``commands`` in frame order."""
+
+    def cancel(self) -> None:
+        """Cancel the commands in flight: the connection is closing."""
+
+    async def settle(self) -> None:
+        """Return once no command of the connection is in flight any more."""
+
+
 class ClientSession(SubscribingMixin, ChannelOpsMixin):
     """One client connection (protocol v2)."""
 
@@ -121,6 +138,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.token_channels: frozenset[str] = frozenset()
         self.awaiting_pong = False
         self.registered = False
+        self.runner: CommandRunner | None = None  # client.concurrency > 1 (P-27)
         self._ping_timer: Timer | None = None
         self._pong_timer: Timer | None = None
         self._expire_timer: Timer | None = None
@@ -158,6 +176,8 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.node.metrics.server_disconnects[code] += 1
         self.state = CLOSED
         self._cancel_timers()
+        if self.runner is not None:
+            self.runner.cancel()
         self.sink.close(code, reason)
         # presence, subscriptions and registrations go with the decision, not when the
         # socket finally closes (a slow client's close frame may wait seconds, P-96)
@@ -166,32 +186,50 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
     # -- command dispatch (P-20..P-22) ---------------------------------------------------------
 
     async def handle_commands(self, commands: list[messages.Command]) -> None:
+        """Process ``commands`` one after the other, in order (P-20, P-26, P-27)."""
         for cmd in commands:
             if self.state == CLOSED:
                 return
             try:
                 await self._dispatch(cmd)
-            except DisconnectRequest as exc:
-                self.disconnect(exc.code, exc.reason)
-                return
-            except CommandError as exc:
-                self.node.metrics.reply_errors[(_command_kind(cmd), exc.code)] += 1
-                self.send_error(cmd.id, exc)
-            except EngineError as exc:  # broker/presence failure: 100, or the engine's code
-                kind = _command_kind(cmd)
-                failures.failure(
-                    f"{kind} of client {self.client_id}",
-                    exc,
-                    key=("engine", kind, str(exc)),
-                    level=logging.WARNING,
-                )
-                self.send_error(cmd.id, CommandError(exc.code))
-            except Exception as exc:  # a server bug: 100, the traceback at debug level
-                kind = _command_kind(cmd)
-                failures.failure(
-                    f"{kind} of client {self.client_id}", exc, key=("bug", kind, type(exc))
-                )
-                self.send_error(cmd.id, CommandError(100))
+            except Exception as exc:
+                if not self.command_failed(cmd, exc):
+                    return
+
+    async def run_command(self, cmd: messages.Command) -> bool:
+        """Process one command; False once the connection is closing. Used where commands
+        run concurrently (``client.concurrency``, transports/concurrency.py)."""
+        try:
+            await self._dispatch(cmd)
+        except Exception as exc:
+            return self.command_failed(cmd, exc)
+        return True
+
+    def command_failed(self, cmd: messages.Command, exc: Exception) -> bool:
+        """Answer a command whose handler raised: an error reply, or a disconnect. False
+        when the connection is closing and later commands must not run."""
+        if isinstance(exc, DisconnectRequest):
+            self.disconnect(exc.code, exc.reason)
+            return False
+        if isinstance(exc, CommandError):
+            self.node.metrics.reply_errors[(_command_kind(cmd), exc.code)] += 1
+            self.send_error(cmd.id, exc)
+        elif isinstance(exc, EngineError):  # broker/presence failure: 100, or the engine's code
+            kind = _command_kind(cmd)
+            failures.failure(
+                f"{kind} of client {self.client_id}",
+                exc,
+                key=("engine", kind, str(exc)),
+                level=logging.WARNING,
+            )
+            self.send_error(cmd.id, CommandError(exc.code))
+        else:  # a server bug: 100, the traceback at debug level
+            kind = _command_kind(cmd)
+            failures.failure(
+                f"{kind} of client {self.client_id}", exc, key=("bug", kind, type(exc))
+            )
+            self.send_error(cmd.id, CommandError(100))
+        return True
 
     async def _dispatch(self, cmd: messages.Command) -> None:
         self.node.metrics.messages_received[_command_kind(cmd)] += 1
@@ -544,11 +582,16 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         """The connection is gone: drop subscriptions, presence and registrations."""
         self.state = CLOSED
         self._cancel_timers()
+        if self.runner is not None:
+            self.runner.cancel()
         await self._release()
 
     async def _release(self) -> None:
         """Drop what the session holds in the node; safe to run more than once, even
-        concurrently (each subscription is popped before it is removed)."""
+        concurrently (each subscription is popped before it is removed). Commands still in
+        flight are cancelled first and waited for, so none adds a subscription afterwards."""
+        if self.runner is not None:
+            await self.runner.settle()
         for channel in list(self.subs):
             try:
                 await self.remove_subscription(channel)

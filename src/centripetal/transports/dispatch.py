@@ -6,7 +6,8 @@ the connection's codec under one budget (docs/security.md): at most
 with 3501 (P-13) and one log line. A frame's commands then reach the session in batches of
 ``COMMAND_BATCH`` with a loop turn between them, so one frame of a thousand commands does not
 hold every other connection up; the batches stop as soon as the session is closed (a slow
-client disconnected with 3008 halfway through its frame, P-96).
+client disconnected with 3008 halfway through its frame, P-96). A session with a runner
+(``client.concurrency`` > 1, transports/concurrency.py) gets its batches through the runner.
 """
 
 from __future__ import annotations
@@ -50,12 +51,21 @@ def decode_frame(
 
 
 async def handle_frame(session: ClientSession, commands: list[Command]) -> None:
-    """Hand one frame's commands to the session, in order (P-20), in batches."""
+    """Hand one frame's commands to the session, in order (P-20), in batches; with
+    ``client.concurrency`` > 1 to its runner (transports/concurrency.py, P-27)."""
+    runner = session.runner
     if len(commands) <= COMMAND_BATCH:
-        await session.handle_commands(commands)
+        if runner is None:
+            await session.handle_commands(commands)
+        else:
+            await runner.handle(commands)
         return
     for start in range(0, len(commands), COMMAND_BATCH):
         if session.state == CLOSED:
             return
-        await session.handle_commands(commands[start : start + COMMAND_BATCH])
+        batch = commands[start : start + COMMAND_BATCH]
+        if runner is None:
+            await session.handle_commands(batch)
+        else:
+            await runner.handle(batch)
         await asyncio.sleep(0)

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from centripetal.core.session import ClientSession
 from centripetal.protocol import client_pb2 as pb
+from centripetal.transports.concurrency import enable_concurrency
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.streaming import (
     Liveness,
@@ -127,6 +128,7 @@ async def serve_emulated(
     """Run one emulated session whose response is prepared: the first frame (the connect
     command) from the request, later ones from ``/emulation``; then clean up."""
     session = EmulatedSession(node, conn, codec, transport=transport, headers=request.headers)
+    enable_concurrency(session, node.config)
     conn.session = session
     node.emulation_targets[session.session_id] = conn
     node.metrics.connections_accepted += 1

@@ -129,8 +129,11 @@ def select_subprotocol(request: UpgradeRequest, supported: tuple[str, ...]) -> s
     return None
 
 
-def switching_protocols(request: UpgradeRequest, subprotocol: str | None) -> bytes:
-    """The ``101`` response; call only after ``check_upgrade`` returned None."""
+def switching_protocols(
+    request: UpgradeRequest, subprotocol: str | None, extensions: str | None = None
+) -> bytes:
+    """The ``101`` response; call only after ``check_upgrade`` returned None. ``extensions``
+    is the negotiated ``Sec-WebSocket-Extensions`` value (permessage-deflate, deflate.py)."""
     key = (request.header("sec-websocket-key") or "").strip()
     head = (
         "HTTP/1.1 101 Switching Protocols\r\n"
@@ -140,6 +143,8 @@ def switching_protocols(request: UpgradeRequest, subprotocol: str | None) -> byt
     )
     if subprotocol:
         head += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
+    if extensions:
+        head += f"Sec-WebSocket-Extensions: {extensions}\r\n"
     return (head + "\r\n").encode("latin-1")
 
 

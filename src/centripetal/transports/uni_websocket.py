@@ -13,8 +13,11 @@ Origin gets 403 before the upgrade, as on the bidirectional endpoint.
 
 Options (TR-06, D-WS2): ``join_push_messages`` sends the pushes queued together as one frame,
 newline-joined; ``disable_disconnect_push`` leaves the disconnect push out;
-``disable_closing_handshake`` closes the TCP connection without a close frame. Past
-``client.queue_max_size`` bytes waiting, the client is disconnected as slow (3008, P-96).
+``disable_closing_handshake`` closes the TCP connection without a close frame;
+``compression`` (``compression_min_size``, ``compression_level``) compresses the pushes of a
+client that offers permessage-deflate, as on the bidirectional endpoint (deflate.py). Past
+``client.queue_max_size`` bytes waiting, the client is disconnected as slow (3008, P-96); a
+write stuck for ``write_timeout`` closes it with 3009 (D-3009).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from websockets.exceptions import InvalidState
+from websockets.protocol import State
 
 from centripetal.proxy.request import forwarded_header_names
 from centripetal.transports.admission import Admission
+from centripetal.transports.deflate import Deflate
 from centripetal.transports.handshake import (
     Rejection,
     UpgradeRequest,
@@ -36,7 +41,15 @@ from centripetal.transports.handshake import (
 from centripetal.transports.origin import OriginChecker
 from centripetal.transports.streaming import bare_push
 from centripetal.transports.uni import UniSession, connect_command, uni_disconnect_push
-from centripetal.transports.websocket import FramedConnection, hand_over, kept_headers, refuse
+from centripetal.transports.websocket import (
+    FramedConnection,
+    compression,
+    hand_over,
+    kept_headers,
+    refuse,
+    write_timeout,
+)
+from centripetal.transports.ws_tuning import report_buffer_keys
 
 if TYPE_CHECKING:
     from centripetal.node import Node
@@ -46,6 +59,7 @@ logger = logging.getLogger("centripetal.uni_websocket")
 __all__ = ["UniWebSocketConnection", "UniWebSocketEndpoint"]
 
 _PING = b"{}"
+_TEXT = 0x1
 
 
 class UniWebSocketConnection(FramedConnection):
@@ -55,6 +69,7 @@ class UniWebSocketConnection(FramedConnection):
         "_first_timer",
         "_request",
         "_scheduled",
+        "deflate",
         "endpoint",
         "pending",
         "pending_bytes",
@@ -62,7 +77,12 @@ class UniWebSocketConnection(FramedConnection):
     )
 
     def __init__(self, endpoint: UniWebSocketEndpoint, transport: asyncio.Transport) -> None:
-        super().__init__(transport, endpoint.max_size)
+        super().__init__(
+            transport,
+            endpoint.max_size,
+            write_timeout=endpoint.write_timeout,
+            timers=endpoint.node.timers,
+        )
         self.endpoint = endpoint
         self.limit = endpoint.node.config.client.queue_max_size
         self._request: UpgradeRequest | None = None  # until the connect request comes
@@ -71,6 +91,7 @@ class UniWebSocketConnection(FramedConnection):
         self.session: UniSession | None = None
         self._scheduled = False
         self._first_timer: asyncio.TimerHandle | None = None
+        self.deflate: Deflate | None = None  # permessage-deflate agreed (deflate.py)
 
     # -- the connect request ---------------------------------------------------------------
 
@@ -145,12 +166,23 @@ class UniWebSocketConnection(FramedConnection):
                 if message == _PING:
                     ws.send_ping(b"")  # P-56: a native ping with every {} ping
                 if not self.endpoint.join:
-                    ws.send_text(bare_push(message))
+                    self._send_text(bare_push(message))
             if self.endpoint.join:
-                ws.send_text(b"\n".join(bare_push(message) for message in messages))
+                self._send_text(b"\n".join(bare_push(message) for message in messages))
         except InvalidState:
             return
         self._send_pending()
+
+    def _send_text(self, data: bytes) -> None:
+        """One text frame, compressed past ``compression_min_size`` when deflate was agreed."""
+        deflate = self.deflate
+        if deflate is None:
+            self.ws.send_text(data)
+            return
+        if self.ws.state is not State.OPEN:
+            raise InvalidState("connection is not open")
+        self._send_pending()  # a ping queued before it goes first
+        self.transport.write(deflate.frame(_TEXT, data))
 
     def close(self, code: int, reason: str) -> None:
         if self.closing:
@@ -160,12 +192,21 @@ class UniWebSocketConnection(FramedConnection):
         endpoint = self.endpoint
         if code != 3000 and endpoint.disconnect_push:  # P-48
             with contextlib.suppress(InvalidState):
-                self.ws.send_text(uni_disconnect_push(code, reason))
+                self._send_text(uni_disconnect_push(code, reason))
             self._send_pending()
         if endpoint.closing_handshake:
             self.send_close(code, reason)
         else:
             self.transport.close()  # no close frame (disable_closing_handshake)
+
+    def on_write_timeout(self) -> None:
+        """D-3009: a write missed ``uni_websocket.write_timeout``: disconnect with 3009 and
+        abort, dropping what waits (the disconnect push could not pass either)."""
+        self.pending = []
+        self.pending_bytes = 0
+        if self.session is not None:
+            self.session.disconnect(3009)
+        self.transport.abort()
 
     def on_slow(self) -> None:
         """P-96: over ``client.queue_max_size``: drop what waits and disconnect with 3008;
@@ -198,10 +239,13 @@ class UniWebSocketEndpoint:
         options = cfg.uni_websocket
         self.origins = OriginChecker(cfg.client.allowed_origins)
         self.max_size = options.message_size_limit or None
+        self.write_timeout = write_timeout(options.write_timeout)
         self.join = options.join_push_messages
         self.disconnect_push = not options.disable_disconnect_push
         self.closing_handshake = not options.disable_closing_handshake
         self.kept = forwarded_header_names(cfg)
+        self.deflate = compression(options, "uni_websocket")
+        report_buffer_keys(options, "uni_websocket")
         self.connections: set[UniWebSocketConnection] = set()
 
     def _refusal(self, request: UpgradeRequest) -> Rejection | None:
@@ -222,8 +266,11 @@ class UniWebSocketEndpoint:
             refuse(transport, rejection)
             return
         conn = UniWebSocketConnection(self, transport)
+        negotiated = self.deflate.negotiate(request) if self.deflate is not None else None
+        if negotiated is not None:
+            conn.deflate = self.deflate
         self.connections.add(conn)
-        hand_over(transport, conn, request, None, rest)
+        hand_over(transport, conn, request, None, rest, negotiated)
         conn.start(request, request.query().get("cf_connect"))
 
     def abort_all(self) -> None:

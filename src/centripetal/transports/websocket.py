@@ -16,6 +16,9 @@ Outgoing data takes the fast path of frames.py: an idle connection's message is 
 once; more messages in the same loop iteration are joined into one frame. Past
 ``client.queue_max_size`` bytes waiting — queued here, or in the transport — the client is
 disconnected as slow (3008, P-96) at once, in the middle of a frame's commands if need be.
+A write the socket cannot take keeps a deadline of ``websocket.write_timeout``: bytes that
+wait that long with no progress (the client stopped reading) disconnect it with 3009 and
+abort the connection (D-3009, write_deadline.py).
 
 The budget of one connection (docs/security.md): a message being assembled holds its payload
 in one buffer and at most ``max_fragments`` fragments (1009 past either limit); whole messages
@@ -47,6 +50,8 @@ from centripetal.protocol.detect import choose_codec, forced_version
 from centripetal.protocol.v1 import get_legacy_codec
 from centripetal.proxy.request import forwarded_header_names
 from centripetal.transports.admission import Admission
+from centripetal.transports.concurrency import enable_concurrency
+from centripetal.transports.deflate import Deflate, DeflateFrameWriter, Negotiated
 from centripetal.transports.dispatch import decode_frame, handle_frame
 from centripetal.transports.frames import FrameWriter
 from centripetal.transports.handshake import (
@@ -58,15 +63,21 @@ from centripetal.transports.handshake import (
     switching_protocols,
 )
 from centripetal.transports.origin import OriginChecker
+from centripetal.transports.write_deadline import delivered
+from centripetal.transports.ws_tuning import report_buffer_keys
 
 if TYPE_CHECKING:
+    from centripetal.config.schema import UniWebSocket as UniWebSocketOptions
+    from centripetal.config.schema import WebSocket as WebSocketOptions
     from centripetal.node import Node
     from centripetal.protocol.codec import Codec
+    from centripetal.timers import Timer, TimerQueue
 
 logger = logging.getLogger("centripetal.websocket")
 
 SUBPROTOCOLS = ("centrifuge-json", "centrifuge-protobuf")
 CLOSE_TIMEOUT = 5.0  # D-WS1: wait up to 5 s for the peer's close frame
+DEFAULT_WRITE_TIMEOUT = 1.0  # D-3009: websocket.write_timeout
 MAX_BACKLOG = 32  # messages waiting for the session before reading pauses
 RECEIVE_SLICE = 16384  # bytes handed to the frame parser at a time
 MIN_FRAGMENT = 64  # the smallest average fragment a message may be cut into (1009 below)
@@ -92,6 +103,25 @@ def close_reason(reason: str) -> str:
     return raw[:123].decode("utf-8", "ignore")
 
 
+def write_timeout(configured: float) -> float:
+    """``write_timeout`` of a WebSocket section; zero or less means the default, 1 s, as
+    centrifuge's handler takes it (D-3009)."""
+    return configured if configured > 0 else DEFAULT_WRITE_TIMEOUT
+
+
+def compression(options: WebSocketOptions | UniWebSocketOptions, name: str) -> Deflate | None:
+    """The permessage-deflate settings of a WebSocket section, None when it is off."""
+    if not options.compression:
+        return None
+    return Deflate(
+        level=options.compression_level,
+        min_size=options.compression_min_size,
+        message_size_limit=options.message_size_limit,
+        decompressed_limit=options.decompressed_message_size_limit,
+        key=name,
+    )
+
+
 def refuse(transport: asyncio.Transport, rejection: Rejection) -> None:
     """Answer a handshake with a plain HTTP error and close."""
     transport.write(rejection_response(rejection))
@@ -104,11 +134,18 @@ def hand_over(
     request: UpgradeRequest,
     subprotocol: str | None,
     rest: bytes,
+    compression: Negotiated | None = None,
 ) -> None:
     """Answer ``101`` and let ``conn`` serve the connection from now on; ``rest`` holds the
-    bytes read after the upgrade request."""
-    transport.write(switching_protocols(request, subprotocol))
+    bytes read after the upgrade request. ``compression``: permessage-deflate was agreed
+    (deflate.py), its extension inflates what the client sends."""
+    header = None
+    if compression is not None:
+        header = compression.header
+        conn.ws.extensions = [compression.extension]
+    transport.write(switching_protocols(request, subprotocol, header))
     transport.set_protocol(conn)
+    conn.watch_writes()
     if rest:
         conn.data_received(rest)
 
@@ -134,17 +171,32 @@ class FramedConnection(asyncio.Protocol, abc.ABC):
         "_fragments",
         "_message",
         "_text",
+        "_timers",
+        "_write_mark",
+        "_write_timer",
         "closing",
         "limit",
         "max_fragments",
         "transport",
+        "write_timeout",
         "ws",
     )
 
-    def __init__(self, transport: asyncio.Transport, max_size: int | None) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        max_size: int | None,
+        *,
+        write_timeout: float = 0.0,
+        timers: TimerQueue | None = None,
+    ) -> None:
         self.transport = transport
         self.ws = _ServerProtocol(state=State.OPEN, max_size=max_size)
         self.closing = False
+        self.write_timeout = write_timeout if timers is not None else 0.0  # D-3009
+        self._timers = timers
+        self._write_timer: Timer | None = None
+        self._write_mark = 0
         self._message: bytearray | None = None  # the fragmented message being assembled
         self._fragments = 0
         self._text = False
@@ -224,6 +276,53 @@ class FramedConnection(asyncio.Protocol, abc.ABC):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    # -- the write deadline (D-3009) -----------------------------------------------------------
+
+    def watch_writes(self) -> None:
+        """Have the transport report the bytes the socket refuses (``pause_writing``, from
+        the first byte or two on) and the moment it has sent them all (``resume_writing``):
+        the write deadline runs in between. Called once this connection is the transport's
+        protocol. (High-water 1, not 0: TLS transports compare with ``>=`` and would pause
+        on an empty buffer.)"""
+        if self.write_timeout > 0:
+            self.transport.set_write_buffer_limits(high=1, low=0)
+
+    def pause_writing(self) -> None:
+        if self.write_timeout <= 0 or self.closing or self._write_timer is not None:
+            return
+        assert self._timers is not None
+        self._write_mark = delivered(self.transport)
+        self._write_timer = self._timers.schedule(self.write_timeout, self._write_due)
+
+    def resume_writing(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_due(self) -> None:
+        """``write_timeout`` with bytes waiting: the peer must have taken some since the last
+        look, or the write has failed. A closing connection is left to its close timer."""
+        self._write_timer = None
+        transport = self.transport
+        if self.closing or transport.is_closing() or not transport.get_write_buffer_size():
+            return
+        mark = delivered(transport)
+        if mark > self._write_mark:
+            self._write_mark = mark
+            assert self._timers is not None
+            self._write_timer = self._timers.schedule(self.write_timeout, self._write_due)
+            return
+        self.on_write_timeout()
+
+    def on_write_timeout(self) -> None:
+        """A write missed its deadline; subclasses disconnect their session with 3009 first.
+        The close frame could not pass the stuck socket either: the connection is aborted and
+        what waits for it is dropped at once."""
+        self.transport.abort()
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -287,7 +386,12 @@ class WebSocketConnection(FramedConnection):
         codec: Codec,
         detect: bool,
     ) -> None:
-        super().__init__(transport, endpoint.max_size)
+        super().__init__(
+            transport,
+            endpoint.max_size,
+            write_timeout=endpoint.write_timeout,
+            timers=endpoint.node.timers,
+        )
         self.endpoint = endpoint
         self.writer = endpoint.writer
         self.codec = codec
@@ -342,6 +446,16 @@ class WebSocketConnection(FramedConnection):
             session.disconnect(3008)
         else:
             self.transport.abort()
+
+    def on_write_timeout(self) -> None:
+        """D-3009: a write missed ``websocket.write_timeout``: disconnect with 3009 (write
+        error) and abort, dropping what waits."""
+        self.pending = []
+        self.pending_bytes = 0
+        session = self.session
+        if session is not None:
+            session.disconnect(3009)
+        self.transport.abort()
 
     def flush(self) -> int:
         msgs = self.pending
@@ -442,9 +556,14 @@ class WebSocketEndpoint:
         cfg = node.config
         self.admission = admission or Admission(node)
         self.origins = OriginChecker(cfg.client.allowed_origins)
-        self.max_size = cfg.websocket.message_size_limit or None
+        options = cfg.websocket
+        self.max_size = options.message_size_limit or None
+        self.write_timeout = write_timeout(options.write_timeout)
         self.max_commands = commands_per_frame(cfg)
         self.writer = FrameWriter()
+        self.deflate = compression(options, "websocket")
+        self.deflate_writer = DeflateFrameWriter(self.deflate) if self.deflate else None
+        report_buffer_keys(options, "websocket")
         self.kept_headers = forwarded_header_names(cfg)
         self.connections: set[WebSocketConnection] = set()
 
@@ -485,6 +604,9 @@ class WebSocketEndpoint:
         query = request.query()
         codec = self._select_codec(subprotocol, query)
         conn = WebSocketConnection(self, transport, codec, detect=not forced_version(query))
+        negotiated = self.deflate.negotiate(request) if self.deflate is not None else None
+        if negotiated is not None and self.deflate_writer is not None:
+            conn.writer = self.deflate_writer  # compressed frames, shared the same way
         conn.session = ClientSession(
             self.node,
             conn,
@@ -492,9 +614,10 @@ class WebSocketEndpoint:
             transport="websocket",
             headers=kept_headers(request, self.kept_headers),
         )
+        enable_concurrency(conn.session, self.node.config)
         self.connections.add(conn)
         self.node.metrics.connections_accepted += 1
-        hand_over(transport, conn, request, subprotocol, rest)
+        hand_over(transport, conn, request, subprotocol, rest, negotiated)
 
     def forget(self, conn: WebSocketConnection) -> None:
         self.connections.discard(conn)
