@@ -48,7 +48,13 @@ def build_shards(redis_cfg: schema.RedisEngine, key: str = "engine.redis") -> li
     before anything connects (EN-03)."""
     timeouts = Timeouts(connect=redis_cfg.connect_timeout, io=redis_cfg.io_timeout)
     return [
-        Shard(address, timeouts, redis_cfg.client_name, shard_tls(address, redis_cfg, key))
+        Shard(
+            address,
+            timeouts,
+            redis_cfg.client_name,
+            shard_tls(address, redis_cfg, key),
+            sentinel_client_name=redis_cfg.sentinel_client_name,
+        )
         for address in shard_addresses(redis_cfg)
     ]
 

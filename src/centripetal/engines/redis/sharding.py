@@ -85,6 +85,8 @@ class Shard:
 
     Commands never retry on their own (a retried publish script could publish twice); callers
     map failures to ``EngineError``. ``cluster`` shards wrap keys in hash tags (EN-06).
+    ``client_name`` names every connection to Redis, the PUB/SUB one included;
+    ``sentinel_client_name`` names the connections to the Sentinels (``CLIENT SETNAME``).
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class Shard:
         timeouts: Timeouts,
         client_name: str = "",
         tls: ShardTLS | None = None,
+        sentinel_client_name: str = "",
     ) -> None:
         if address.tls and tls is None:
             raise ValueError("a TLS shard address needs its ShardTLS")
@@ -100,6 +103,7 @@ class Shard:
         self.tls = tls
         self.timeouts = timeouts
         self.cluster = address.kind == "cluster"
+        self.client_name = client_name
         self._sentinel: Sentinel | None = None
         common: dict[str, Any] = {
             "socket_connect_timeout": timeouts.connect,
@@ -121,6 +125,7 @@ class Shard:
                 "socket_timeout": timeouts.io,
                 "username": address.sentinel_user or None,
                 "password": address.sentinel_password or None,
+                "client_name": sentinel_client_name or None,
             }
             self._sentinel = Sentinel(
                 address.hosts, sentinel_kwargs=sentinel_kwargs, db=address.db, **common
@@ -157,6 +162,7 @@ class Shard:
         kwargs: dict[str, Any] = {
             "username": a.user or None,
             "password": a.password or None,
+            "client_name": self.client_name or None,
             "socket_connect_timeout": self.timeouts.connect,
             "retry": Retry(NoBackoff(), 0),
         }
