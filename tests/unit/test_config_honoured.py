@@ -144,7 +144,7 @@ def test_log_file_receives_the_log(server_factory: ServerFactory, tmp_path: Path
 
 
 def test_pid_file_is_written(server_factory: ServerFactory, tmp_path: Path) -> None:
-    """SV-15: ``pid_file`` holds the server's pid once it listens."""
+    """SV-02, SV-15: ``pid_file`` holds the server's pid once it listens."""
     pid_file = tmp_path / "run" / "centripetal.pid"
     pid_file.parent.mkdir()
     server = server_factory({"pid_file": str(pid_file)})
