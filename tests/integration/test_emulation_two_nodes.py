@@ -15,7 +15,8 @@ from support.node_js import Runner, check_ok, events_of
 from support.redis import RedisServer
 from support.server import ServerFactory, ServerProcess
 from support.timing import scaled
-from test_fallback_transports import (  # noqa: F401 (the fixture is used by name)
+
+from integration.test_fallback_transports import (  # noqa: F401 (the fixture is used by name)
     SECRET,
     fallback_runner,
     token,

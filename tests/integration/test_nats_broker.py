@@ -155,3 +155,43 @@ async def test_run_against_no_server_fails_with_engine_error() -> None:
     with pytest.raises(EngineError, match="cannot connect"):
         await asyncio.wait_for(run(), scaled(10))
     assert not broker.connected
+
+
+async def test_wildcard_subscriptions_match_like_nats(nats_server: NatsServer) -> None:
+    """EN-08 ``allow_wildcards``: a node's own publications reach its wildcard subscriptions
+    exactly as NATS delivers another node's (NATS is the oracle: no echo to the publisher)."""
+    prefix = f"w{uuid.uuid4().hex[:8]}"
+    patterns = ["news.*", "sport.>", "a.*.c"]
+    brokers, handlers = [], []
+    for _ in range(2):
+        broker = NatsBroker(nats_server.url, prefix=prefix, allow_wildcards=True)
+        handler = LossHandler()
+        broker.set_event_handler(handler)
+        await broker.run()
+        for pattern in patterns:
+            await broker.subscribe(pattern)
+        brokers.append(broker)
+        handlers.append(handler)
+    (local, on_local), on_remote = (brokers[0], handlers[0]), handlers[1]
+    try:
+        channels = ["news.a", "news.a.b", "news", "newsx.a", "sport.x", "sport.x.y", "sport"]
+        channels += ["a.b.c", "a.b.d", "a.b.c.d", "news.end"]
+        for channel in channels:
+            await local.publish(channel, channel.encode(), PublishOptions())
+        await eventually(lambda: any(e[2].data == b"news.end" for e in on_remote.events))
+        through_nats = sorted((e[1], e[2].data) for e in on_remote.events)
+        handed_locally = sorted((e[1], e[2].data) for e in on_local.events if e[1] in patterns)
+        assert handed_locally == through_nats
+        assert through_nats == [
+            ("a.*.c", b"a.b.c"),
+            ("news.*", b"news.a"),
+            ("news.*", b"news.end"),
+            ("sport.>", b"sport.x"),
+            ("sport.>", b"sport.x.y"),
+        ]
+        await local.unsubscribe("news.*")
+        await local.publish("news.b", b"news.b", PublishOptions())
+        assert not [e for e in on_local.events if e[1] == "news.*" and e[2].data == b"news.b"]
+    finally:
+        for broker in brokers:
+            await broker.close()

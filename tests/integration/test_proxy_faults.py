@@ -16,7 +16,8 @@ import pytest
 from support.ports import free_port
 from support.server import ServerFactory
 from support.timing import scaled
-from test_proxy_events import FakeBackend, backend, open_ws, refresh_config, v6_config
+
+from integration.test_proxy_events import FakeBackend, backend, open_ws, refresh_config, v6_config
 
 __all__ = ["backend"]  # the fixture, imported for this module's tests
 

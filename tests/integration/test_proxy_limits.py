@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 from support.server import ServerFactory, ServerProcess
 from support.timing import scaled
-from test_proxy_events import open_ws
+
+from integration.test_proxy_events import open_ws
 
 INTERNAL = {"code": 100, "message": "internal server error", "temporary": True}
 HUGE = 50 * 1024 * 1024

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from contract.engine_harness import RecordingHandler
-from support.redis import RedisServer, cluster_port, redis_cli
+from support.redis import RedisServer, cluster_port, redis_cli, sentinel_for
 from support.timing import scaled
 from support.tools import require_tool
 
@@ -87,16 +87,12 @@ async def exercise(address: str) -> None:
 
 @pytest.fixture
 def sentinel() -> Iterator[tuple[RedisServer, RedisServer]]:
-    require_tool("redis-sentinel")
-    master = RedisServer().start()
-    conf = f"sentinel monitor mymaster 127.0.0.1 {master.port} 1\n"
-    sent = RedisServer([], executable="redis-sentinel", config=conf)
-    try:
-        sent.start()
-        yield master, sent
-    finally:
-        sent.cleanup()
-        master.cleanup()
+    with RedisServer() as master:
+        sent = sentinel_for(master)
+        try:
+            yield master, sent
+        finally:
+            sent.cleanup()
 
 
 async def test_sentinel_master_discovery(sentinel: tuple[RedisServer, RedisServer]) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from support.certs import PKI, make_pki
 from support.server import ServerFactory, ServerProcess
-from test_proxy_events import FakeBackend, open_ws
+
+from integration.test_proxy_events import FakeBackend, open_ws
 
 INTERNAL = {"code": 100, "message": "internal server error", "temporary": True}
 

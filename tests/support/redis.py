@@ -22,7 +22,14 @@ from support.ports import free_port
 from support.timing import scaled
 from support.tools import missing, require_tool
 
-__all__ = ["NO_PERSISTENCE", "RedisServer", "cluster_port", "hash_field_ttl_server", "redis_cli"]
+__all__ = [
+    "NO_PERSISTENCE",
+    "RedisServer",
+    "cluster_port",
+    "hash_field_ttl_server",
+    "redis_cli",
+    "sentinel_for",
+]
 
 NO_PERSISTENCE: tuple[str, ...] = ("--save", "", "--appendonly", "no")
 
@@ -156,6 +163,24 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def sentinel_for(
+    master: RedisServer,
+    *,
+    name: str = "mymaster",
+    extra: str = "",
+    cli_args: Sequence[str] = (),
+) -> RedisServer:
+    """A started ``redis-sentinel`` monitoring ``master`` as ``name`` (quorum 1). ``extra`` is
+    appended to its config file (ACL users, ...); ``cli_args`` log ``redis-cli`` in."""
+    conf = f"sentinel monitor {name} 127.0.0.1 {master.port} 1\n{extra}"
+    sentinel = RedisServer([], executable="redis-sentinel", config=conf, cli_args=cli_args)
+    try:
+        return sentinel.start()
+    except BaseException:
+        sentinel.cleanup()
+        raise
 
 
 def cluster_port() -> int:

@@ -12,107 +12,14 @@ import json
 from typing import Any
 
 from session_harness import make_node, token
-from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
-from websockets.uri import parse_uri
+from ws_harness import Peer, open_upgrade, settle, text
 
-from centripetal.transports.handshake import UpgradeRequest
 from centripetal.transports.websocket import WebSocketEndpoint, close_reason
-
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-
-
-class RecordingTransport:
-    """What the connection writes, and whether it closed, paused or aborted."""
-
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.closed = False
-        self.aborted = False
-        self.paused = False
-        self.protocol: Any = None
-        self.buffered = 0
-        self.limits: tuple[int, int] | None = None
-
-    def write(self, data: bytes) -> None:
-        self.out += data
-
-    def writelines(self, chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            self.out += chunk
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.aborted = True
-
-    def is_closing(self) -> bool:
-        return self.closed or self.aborted
-
-    def set_protocol(self, protocol: Any) -> None:
-        self.protocol = protocol
-
-    def get_write_buffer_size(self) -> int:
-        return self.buffered
-
-    def set_write_buffer_limits(self, high: int, low: int) -> None:
-        self.limits = (high, low)
-
-    def get_extra_info(self, name: str) -> Any:
-        return None  # no socket: the write deadline judges progress by the buffer
-
-    def pause_reading(self) -> None:
-        self.paused = True
-
-    def resume_reading(self) -> None:
-        self.paused = False
-
-
-class Peer:
-    """The client end: websockets' client protocol, already open."""
-
-    def __init__(self, transport: RecordingTransport) -> None:
-        self.transport = transport
-        self.ws = ClientProtocol(parse_uri("ws://x/connection/websocket"), state=State.OPEN)
-        head, _, rest = bytes(transport.out).partition(b"\r\n\r\n")
-        self.head = head
-        transport.out = bytearray(rest)
-
-    def send(self, frame: Frame) -> None:
-        self.ws.send_frame(frame)
-        data = b"".join(self.ws.data_to_send())
-        self.transport.protocol.data_received(data)
-
-    def frames(self) -> list[Frame]:
-        self.ws.receive_data(bytes(self.transport.out))
-        self.transport.out.clear()
-        return [e for e in self.ws.events_received() if isinstance(e, Frame)]
 
 
 def upgrade(overrides: dict[str, Any] | None = None, *extra: tuple[str, str]) -> Peer:
-    node = make_node(overrides)
-    endpoint = WebSocketEndpoint(node)
-    transport = RecordingTransport()
-    headers = [
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Key", KEY),
-        ("Sec-WebSocket-Version", "13"),
-        *extra,
-    ]
-    endpoint.upgrade(transport, UpgradeRequest("/connection/websocket", "", headers), b"")  # type: ignore[arg-type]
-    return Peer(transport)
-
-
-def text(data: bytes, fin: bool = True) -> Frame:
-    return Frame(Opcode.TEXT, data, fin=fin)
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
+    return open_upgrade(WebSocketEndpoint(make_node(overrides)), "/connection/websocket", *extra)
 
 
 async def test_connect_in_fragments_is_answered_in_one_frame() -> None:

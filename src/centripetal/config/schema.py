@@ -412,9 +412,11 @@ class StreamTransport(_S):
     max_request_body_size: int = 65536
 
 
-class UniWebSocket(StreamTransport):
-    """``uni_websocket`` section (CFG-158..CFG-168)."""
+class UniWebSocket(_S):
+    """``uni_websocket`` section (CFG-158..CFG-168). The connect request is a WebSocket
+    message, bounded by ``message_size_limit``: there is no request body to size."""
 
+    enabled: bool = False
     handler_prefix: str = "/connection/uni_websocket"
 
     compression: bool = False

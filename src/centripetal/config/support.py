@@ -290,7 +290,7 @@ SUPPORT: tuple[Row, ...] = (
             "sentinel_client_name",
         ),
         "honoured",
-        "tests/integration/test_redis_topologies.py::test_sentinel_master_discovery",
+        _T_LIVE + "test_sentinel_credentials_and_client_names",
     ),
     _row(
         _under(REDIS, "sentinel_tls.*"),
@@ -746,7 +746,7 @@ SUPPORT: tuple[Row, ...] = (
         _T_UNI + "test_uni_websocket_joined_pushes_no_disconnect_push_no_closing_handshake",
     ),
     _row(
-        ("uni_websocket.message_size_limit", "uni_websocket.max_request_body_size"),
+        "uni_websocket.message_size_limit",
         "honoured",
         _T_KEYS + "test_uni_websocket_first_message_limit",
     ),

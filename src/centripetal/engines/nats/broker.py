@@ -6,7 +6,10 @@ Publications, joins and leaves of a channel go to the subject ``<prefix>.client.
 control messages (EN-10) to ``<prefix>.control``. The connection is opened with ``no_echo``,
 so a node never receives its own messages back: ``publish`` hands the publication to the
 local handler itself once NATS accepted it, which keeps the ``base.Broker`` contract
-("delivered when publish returns") and delivers every message exactly once per node.
+("delivered when publish returns") and delivers every message exactly once per node. With
+``allow_wildcards`` a channel such as ``news.*`` is a NATS wildcard subscription: other nodes'
+publications to ``news.a`` reach it through NATS, this node's own are handed to it by
+``publish`` (``subject_matches``), since NATS does not echo them back.
 
 NATS keeps nothing (EN-08: no history, recovery or positioning), as in Centrifugo:
 ``publish`` ignores history options and answers the empty position ``(0, "")``; ``history``
@@ -53,7 +56,7 @@ from centripetal.observability.logs import describe_exception, failure_log
 if TYPE_CHECKING:
     from centripetal.tls import ClientTLS
 
-__all__ = ["NatsBroker", "NotAvailableError", "UnsupportedChannelError"]
+__all__ = ["NatsBroker", "NotAvailableError", "UnsupportedChannelError", "subject_matches"]
 
 log = logging.getLogger("centripetal.engines.nats")
 failures = failure_log("centripetal.engines.nats")  # one line per outage, repeats counted
@@ -76,6 +79,19 @@ class UnsupportedChannelError(EngineError):
 
 def _has_wildcard(channel: str) -> bool:
     return "*" in channel or ">" in channel
+
+
+def subject_matches(pattern: str, channel: str) -> bool:
+    """NATS subject matching of a wildcard channel: ``*`` stands for one dot-separated
+    token, a final ``>`` for one or more."""
+    want = pattern.split(".")
+    have = channel.split(".")
+    for i, token in enumerate(want):
+        if token == ">" and i == len(want) - 1:
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(have) == len(want)
 
 
 class _TLSOnlyClient(Client):
@@ -121,6 +137,9 @@ class NatsBroker:
         self._reconnect_wait = reconnect_wait
         self._wall_clock = wall_clock
         self._handler: BrokerEventHandler | None = None
+        # where publish hands its own publications on this node (no_echo: NATS does not)
+        self._deliver: Callable[[str, Pub, StreamPosition, bool, Pub | None], None] | None = None
+        self._wildcards: set[str] = set()  # subscribed wildcard channels (allow_wildcards)
         self._nc: Client | None = None
         self._subs: dict[str, Any] = {}
         self._subscribing: dict[str, asyncio.Future[None]] = {}
@@ -130,6 +149,21 @@ class NatsBroker:
 
     def set_event_handler(self, handler: BrokerEventHandler) -> None:
         self._handler = handler
+        self._deliver = (
+            self._deliver_with_wildcards if self._allow_wildcards else handler.handle_publication
+        )
+
+    def _deliver_with_wildcards(
+        self, channel: str, pub: Pub, position: StreamPosition, use_delta: bool, prev: Pub | None
+    ) -> None:
+        """A publication of this node reaches its subscribers of ``channel`` and of every
+        subscribed wildcard channel it matches, as NATS delivers those of other nodes."""
+        handler = self._handler
+        assert handler is not None
+        handler.handle_publication(channel, pub, position, use_delta, prev)
+        for pattern in self._wildcards:
+            if subject_matches(pattern, channel):
+                handler.handle_publication(pattern, pub, position, use_delta, None)
 
     @property
     def connected(self) -> bool:
@@ -189,6 +223,7 @@ class NatsBroker:
     async def close(self) -> None:
         nc, self._nc = self._nc, None
         self._subs.clear()
+        self._wildcards.clear()
         if nc is not None and not nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.close(), self._write_timeout + self._dial_timeout)
@@ -255,6 +290,8 @@ class NatsBroker:
         finally:
             self._subscribing.pop(channel, None)
         self._subs[channel] = sub
+        if _has_wildcard(channel):
+            self._wildcards.add(channel)
         fut.set_result(None)
 
     async def unsubscribe(self, channel: str) -> None:
@@ -265,6 +302,7 @@ class NatsBroker:
         sub = self._subs.pop(channel, None)
         if sub is None:
             return
+        self._wildcards.discard(channel)
         try:
             await asyncio.wait_for(sub.unsubscribe(), self._write_timeout)
         except (NatsError, OSError, TimeoutError) as exc:
@@ -323,9 +361,9 @@ class NatsBroker:
             data=data, info=opts.client_info, tags=opts.tags, time=int(self._wall_clock() * 1000)
         )
         await self._send(self.subject(channel), codec.encode_publication(pub, opts.use_delta))
-        handler = self._handler
-        if handler is not None:
-            handler.handle_publication(channel, pub, StreamPosition(), opts.use_delta, None)
+        deliver = self._deliver
+        if deliver is not None:
+            deliver(channel, pub, StreamPosition(), opts.use_delta, None)
         return StreamPosition(), False
 
     async def _publish_presence_event(self, kind: str, channel: str, info: ClientInfo) -> None:

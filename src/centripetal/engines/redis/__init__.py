@@ -61,6 +61,7 @@ def build_shards(
             shard_tls(address, redis_cfg, key),
             force_resp2=redis_cfg.force_resp2,
             replica=replica,
+            sentinel_client_name=redis_cfg.sentinel_client_name,
         )
         for address in shard_addresses(redis_cfg)
     ]

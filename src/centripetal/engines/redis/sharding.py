@@ -99,6 +99,8 @@ class Shard:
     map failures to ``EngineError``. ``cluster`` shards wrap keys in hash tags (EN-06).
     ``replica`` is the read-only client on the shard's replicas, ``None`` unless asked for and
     possible (Sentinel, Cluster).
+    ``client_name`` names every connection to Redis, the PUB/SUB one included;
+    ``sentinel_client_name`` names the connections to the Sentinels (``CLIENT SETNAME``).
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class Shard:
         *,
         force_resp2: bool = False,
         replica: bool = False,
+        sentinel_client_name: str = "",
     ) -> None:
         if address.tls and tls is None:
             raise ValueError("a TLS shard address needs its ShardTLS")
@@ -117,6 +120,7 @@ class Shard:
         self.tls = tls
         self.timeouts = timeouts
         self.cluster = address.kind == "cluster"
+        self.client_name = client_name
         self._sentinel: Sentinel | None = None
         common: dict[str, Any] = {
             "socket_connect_timeout": timeouts.connect,
@@ -148,6 +152,7 @@ class Shard:
                 "socket_timeout": timeouts.io,
                 "username": address.sentinel_user or None,
                 "password": address.sentinel_password or None,
+                "client_name": sentinel_client_name or None,
             }
             if force_resp2:
                 sentinel_kwargs["protocol"] = 2
@@ -188,6 +193,7 @@ class Shard:
         kwargs: dict[str, Any] = {
             "username": a.user or None,
             "password": a.password or None,
+            "client_name": self.client_name or None,
             "socket_connect_timeout": self.timeouts.connect,
             "retry": Retry(NoBackoff(), 0),
         }
