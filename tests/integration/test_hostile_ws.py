@@ -336,12 +336,13 @@ def test_a_write_that_cannot_complete_closes_3009_after_write_timeout(
         try:
             first = publish_stall(server, 50)
             last = time.monotonic()
-            closed_at = wait_closed(server, ws, 2 + 3)
+            closed_at = wait_closed(server, ws, 2 + scaled(4))
             assert closed_at is not None, "the stalled connection was never dropped"
         finally:
             ws.close()
         assert closed_at - first >= 2.0 - 0.1  # not before write_timeout
-        assert closed_at - last < 2.0 + scaled(1.5)
+        # the kernel may still take bytes for a moment after the last publish
+        assert closed_at - last < 2.0 + scaled(3)
         assert disconnects(server.port, 3009) == round_
         time.sleep(0.2)
         rss.append(rss_kb(server.pid))

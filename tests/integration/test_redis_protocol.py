@@ -47,7 +47,8 @@ async def resp_versions(server: RedisServer, **redis: object) -> tuple[set[str],
     finally:
         await broker.close()
         await presence.close()
-    commands = {r["resp"] for r in rows if r.get("name") == name}
+    # client_name names the PUB/SUB connections too; those are told apart by their channels
+    commands = {r["resp"] for r in rows if r.get("name") == name and r.get("sub", "0") == "0"}
     pubsub = {r["resp"] for r in rows if r.get("sub", "0") != "0"}
     assert commands and pubsub
     return commands, pubsub

@@ -201,7 +201,12 @@ SHAPES: list[Shape] = [
         "consumers[0].kafka",
         {"brokers": ["b"], "topics": ["t"]},
     ),
-    shape("generic-map-empty-list", "engine.redis.replica_client", [], {}),
+    Shape(
+        "generic-map-empty-list",
+        {"consumers": [{"name": "c1", "kafka": []}]},
+        "consumers[0].kafka",
+        {},
+    ),
     # object keys match case-insensitively (mapstructure's EqualFold)
     Shape("object-keys-case-insensitive", {"Client": {"Channel_Limit": 7}}, LIMIT, 7),
 ]

@@ -347,7 +347,7 @@ class RPC(_S):
 
 
 class Toggle(_S):
-    """A section with only ``enabled`` (``http_server.http3``, ``replica_client``)."""
+    """A section with only ``enabled`` (``http_server.http3``)."""
 
     enabled: bool = False
 
@@ -499,9 +499,8 @@ class RedisReplicaClient(_S):
     enabled: bool = False
 
 
-class RedisEngine(_S):
-    """``engine.redis`` (EN-03), also the layout of ``broker.redis`` and
-    ``presence_manager.redis`` (EN-07)."""
+class RedisConnection(_S):
+    """How to reach Redis (EN-03): the keys every Redis section shares."""
 
     address: list[str] = msgspec.field(default_factory=lambda: ["redis://127.0.0.1:6379"])
     prefix: str = "centrifugo"
@@ -521,6 +520,12 @@ class RedisEngine(_S):
     sentinel_client_name: str = ""
     sentinel_tls: TLS = msgspec.field(default_factory=TLS)
     replica_client: RedisReplicaClient = msgspec.field(default_factory=RedisReplicaClient)
+
+
+class RedisEngine(RedisConnection):
+    """``engine.redis`` (EN-03), also the layout of ``broker.redis`` and
+    ``presence_manager.redis`` (EN-07)."""
+
     history_use_lists: bool = False
     presence_ttl: float = 60.0
     presence_hash_field_ttl: bool = False
@@ -569,27 +574,9 @@ class MapBrokerPostgres(PostgresBroker):
     ttl_check_interval: float = 1.0
 
 
-class MapBrokerRedis(_S):
+class MapBrokerRedis(RedisConnection):
     """``map_broker.redis`` (experimental map subscriptions)."""
 
-    prefix: str = "centrifugo"
-    address: list[str] = msgspec.field(default_factory=lambda: ["redis://127.0.0.1:6379"])
-    connect_timeout: float = 1.0
-    io_timeout: float = 4.0
-    db: int = 0
-    user: str = ""
-    password: str = ""
-    client_name: str = ""
-    force_resp2: bool = False
-    cluster_address: list[str] = []
-    tls: TLS = msgspec.field(default_factory=TLS)
-    sentinel_address: list[str] = []
-    sentinel_user: str = ""
-    sentinel_password: str = ""
-    sentinel_master_name: str = ""
-    sentinel_client_name: str = ""
-    sentinel_tls: TLS = msgspec.field(default_factory=TLS)
-    replica_client: Toggle = msgspec.field(default_factory=Toggle)
     cleanup_interval: float = 1.0
     cleanup_batch_size: int = 100
     idempotent_result_ttl: float = 300.0
