@@ -308,3 +308,14 @@ def test_cli_invalid_workers_value_exits_1(
     assert capsys.readouterr().out == (
         "error: --workers: invalid value 'many': expected a positive integer or 'auto'\n"
     )
+
+
+def test_node_default_name_is_host_port_en11() -> None:
+    """EN-11: one process (no workers) keeps Centrifugo's default ``<hostname>_<port>``; a
+    worker's name is that with ``_<n>``, a configured ``node.name`` is kept as it is."""
+    from centripetal.node import Node
+
+    cfg = config({"http_server": {"port": 8123}})
+    assert Node(cfg).name == f"{socket.gethostname()}_8123"
+    assert Node(worker_config(cfg, 2, 8123)).name == f"{socket.gethostname()}_8123_2"
+    assert Node(config({"node": {"name": "edge"}})).name == "edge"

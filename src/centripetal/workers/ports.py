@@ -38,7 +38,10 @@ def probe(host: str, port: int) -> int:
     held: list[socket.socket] = []
     try:
         for family, address in _addresses(host, port):
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+            except OSError:  # a family this host lacks (no IPv6): the server skips it too
+                continue
             held.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:

@@ -113,7 +113,8 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in HANDLED}
         try:
             for slot in self.slots:
-                self._start(slot)
+                if not self._stopping:
+                    self._start(slot)
             return self._loop()
         finally:
             for sig, handler in previous.items():
@@ -164,17 +165,33 @@ class Supervisor:
                 self._start(slot)
         if self._starting and all(slot.ready for slot in self.slots):
             self._starting = False
-            if self._pid_file:
-                with open(self._pid_file, "w") as fh:
-                    fh.write(str(os.getpid()))
+            try:
+                if self._pid_file:
+                    with open(self._pid_file, "w") as fh:
+                        fh.write(str(os.getpid()))
+            except OSError as exc:
+                logger.error("pid_file: cannot write %s: %s; stopping", self._pid_file, exc)
+                self._failed = True
+                self._stop()
+                return
             logger.info("all %d workers are serving", len(self.slots))
 
     # -- workers ----------------------------------------------------------------------------
 
     def _start(self, slot: _Slot) -> None:
-        read_fd, write_fd = os.pipe()
         _flush_output()
-        pid = os.fork()
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError as exc:
+            self._retry(slot, exc)
+            return
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(read_fd)
+            os.close(write_fd)
+            self._retry(slot, exc)
+            return
         if pid == 0:  # the worker: never returns
             os.close(read_fd)
             self._become_worker(slot.index, write_fd)
@@ -182,6 +199,17 @@ class Supervisor:
         slot.pid, slot.ready_fd, slot.ready = pid, read_fd, False
         slot.started = time.monotonic()
         logger.info("worker %d started (pid %d)", slot.index, pid)
+
+    def _retry(self, slot: _Slot, exc: OSError) -> None:
+        """No process could be made (out of memory, process limit): try again later."""
+        if self._starting:
+            logger.error("cannot start worker %d: %s; stopping", slot.index, exc)
+            self._failed = True
+            self._stop()
+            return
+        delay = slot.backoff.delay_after(0.0)
+        logger.error("cannot start worker %d: %s; trying again in %.1fs", slot.index, exc, delay)
+        slot.restart_at = time.monotonic() + delay
 
     def _become_worker(self, index: int, ready_fd: int) -> None:
         code = 1
