@@ -156,9 +156,42 @@ async def test_two_workers_act_as_one_server(
                 assert status == 200 and json.loads(body)["error"]["code"] == 108
         channels = [p.api("channels")["channels"] for p in peers.values()]
         assert channels[0] == channels[1] == {"news": {"num_clients": CLIENTS}}
+        twins = await clients_on_both_workers(server, peers, "twin")
+        publisher.api("disconnect", {"user": "twin", "disconnect": {"code": 4321, "reason": "x"}})
+        for ws in twins:  # API-14 / EN-10: the command reached the user on both workers
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), scaled(5))
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4321, "x")
     finally:
         for ws in clients:
             await ws.close()
+
+
+async def clients_on_both_workers(
+    server: ServerProcess, peers: dict[str, WorkerPeer], user: str
+) -> list[ClientConnection]:
+    """Connections of ``user``, one held by each worker (the extra ones are closed)."""
+    kept: list[ClientConnection] = []
+    held: set[str] = set()
+    for _ in range(64):
+        base = local_counts(peers)
+        ws = await subscriber(server, user, "twins")
+        now = local_counts(peers)
+        (grown,) = [name for name in now if now[name] > base[name]]
+        if grown not in held:
+            held.add(grown)
+            kept.append(ws)
+            if len(held) == len(peers):
+                return kept
+            continue
+        await ws.close()
+        deadline = time.monotonic() + scaled(5)
+        while local_counts(peers) != base:  # the worker saw the close
+            assert time.monotonic() < deadline, "a closed connection was never unregistered"
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"64 connections of {user} never reached every worker: {held}")
 
 
 async def test_emulation_request_on_the_other_worker_is_routed(

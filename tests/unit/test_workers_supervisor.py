@@ -168,14 +168,15 @@ def events(run: Run) -> set[str]:
     return {" ".join(words[:2]) for words in run.lines()}
 
 
-def test_crash_loop_backs_off(tmp_path: Path, runs: list[Run]) -> None:
+def test_crash_loop_backs_off_and_sigint_stops(tmp_path: Path, runs: list[Run]) -> None:
     backoff = {"first": 0.2, "maximum": 0.4, "stable_after": 10}
     run = Run(tmp_path, {1: "serve", 2: "crash"}, backoff=backoff)
     runs.append(run)
     run.wait_for("five starts of the crashing worker", lambda: len(run.starts(2)) >= 5)
-    os.kill(run.proc.pid, signal.SIGTERM)
+    os.kill(run.proc.pid, signal.SIGINT)  # Ctrl-C stops as SIGTERM does
     code, log = run.finish()
     assert code == 0, log
+    assert "SIGINT: stopping" in log and "term 1" in events(run)
     times = [t for _, t in run.starts(2)]
     gaps = [b - a for a, b in itertools.pairwise(times)][:4]
     # restart at once, then 0.2 s, 0.4 s, 0.4 s (the cap)
