@@ -103,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Centrifugo-compatible real-time messaging server.",
     )
     _add_config_flag(parser)
+    parser.add_argument(
+        "--workers",
+        default=None,
+        metavar="N",
+        help="worker processes serving the same port, each a node of the Redis or NATS "
+        "engine: a number or 'auto' (one per CPU); env CENTRIPETAL_WORKERS; default 1 "
+        "(see docs/scaling.md)",
+    )
     _add_root_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("version", help="print the version")
@@ -349,13 +357,22 @@ def cmd_checktoken(ns: argparse.Namespace, subscription: bool) -> int:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    """Root command: load the configuration and run the server."""
+    """Root command: load the configuration and run the server: one process, or ``--workers``
+    supervised processes sharing the port (docs/scaling.md)."""
+    from centripetal import workers  # the count parser; the supervisor loads lazily
+
     try:
         loaded = _load(ns.config, _flags(ns))
+        count = workers.worker_count(ns.workers, os.environ)
     except ConfigError as exc:
         return _fail(str(exc))
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if count > 1:
+        problem = workers.refusal(loaded.config, count)
+        if problem is not None:
+            return _fail(problem)
+        return workers.run_workers(loaded.config, count)
     from centripetal import server  # lazily: keeps subcommands light
 
     return int(server.run(loaded.config))

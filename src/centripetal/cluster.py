@@ -9,7 +9,10 @@ publishes it, so a single node (the memory engine has no control channel) behave
 same as a cluster of one.
 
 * Node info: each node publishes its counts every ``INFO_INTERVAL`` (3 s); a node not heard
-  from for ``NODE_TTL`` (7 s) is dropped. The server API ``info`` lists every live node.
+  from for ``NODE_TTL`` (7 s) is dropped. The server API ``info`` lists every live node. A
+  node that hears from a node it does not know answers with its own info at once, so a node
+  that just started (a restarted worker, docs/scaling.md) knows its peers within a round trip
+  instead of ``INFO_INTERVAL``: emulation requests routed through it find their node.
 * Commands: the server API's ``subscribe``, ``unsubscribe``, ``disconnect`` and ``refresh``
   reach the matching connections on every node.
 * Surveys: ``channels`` asks every live node and merges the answers; nodes that do not answer
@@ -364,6 +367,8 @@ class Cluster:
             return
         msg = env.msg
         if isinstance(msg, NodeInfo):
+            if env.node not in self.nodes:  # a node just started: let it know us at once
+                self.node.spawn(self._publish(self.local_info()))
             self.nodes[env.node] = (msg, time.monotonic())
         elif isinstance(msg, SurveyRequest):
             reply = SurveyResponse(id=msg.id, to=env.node, data=self.node.hub.channels())

@@ -16,7 +16,8 @@ import logging
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -55,14 +56,17 @@ _LEVELS = {
 }
 
 
-def setup_logging(config: Config) -> None:
+def setup_logging(config: Config, tag: str = "") -> None:
+    """Log to ``log.file`` or stderr at ``log.level`` (SV-03); ``tag`` (``worker 2``) goes
+    into every line of a worker process (docs/scaling.md)."""
     level = _LEVELS.get(config.log.level.lower(), logging.INFO)
     handler: logging.Handler
     if config.log.file:
         handler = logging.FileHandler(config.log.file)
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    name = f"[{tag}] %(name)s" if tag else "%(name)s"
+    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {name}: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -123,8 +127,11 @@ def build_upgrades(
     return upgrades, endpoints
 
 
-async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
-    """Run until SIGINT/SIGTERM (or cancellation), then shut down gracefully."""
+async def serve(
+    config: Config, *, ready: asyncio.Event | None = None, reuse_port: bool = False
+) -> int:
+    """Run until SIGINT/SIGTERM (or cancellation), then shut down gracefully. ``reuse_port``:
+    listen with ``SO_REUSEPORT``, beside the other workers on the same port (workers/)."""
     hs = config.http_server
     try:  # first: nothing may listen in plain text when TLS was asked for (SV-01)
         main_tls, internal_tls = tls.listener_contexts(hs)
@@ -175,6 +182,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None) -> int:
                 local_engine=node.local_engine,
                 tls=context,
                 limits=limits,
+                reuse_port=reuse_port,
             )
             fronts.append(front)
             scheme = "https" if context is not None else "http"
@@ -225,9 +233,13 @@ async def _shutdown(
 def run(config: Config) -> int:
     """Blocking entry point used by the CLI."""
     setup_logging(config)
+    return run_loop(serve(config))
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main`` on uvloop when it is installed, else on asyncio's loop."""
     try:
         import uvloop
-
-        return uvloop.run(serve(config))
     except ImportError:
-        return asyncio.run(serve(config))
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -43,6 +43,29 @@ async def test_info_lists_every_live_node() -> None:
     assert {n.uid: n.num_clients for n in a.cluster.all_nodes()}[a.uid] == 0
 
 
+async def test_new_node_learns_its_peers_at_once() -> None:
+    """EN-10: a node's first info is answered by every peer that did not know it, so the new
+    node lists them without waiting for their next periodic info; the exchange stops."""
+    a, b, c = make_node(), make_node(), make_node()
+    sent: list[str] = []
+    link(a, b, c)
+    for node in (a, b, c):
+        forward = node.broker.publish_control
+
+        async def counted(data: bytes, node: Node = node, forward: object = forward) -> None:
+            sent.append(node.uid)
+            await forward(data)  # type: ignore[operator]
+
+        node.broker.publish_control = counted  # type: ignore[method-assign]
+    await a.cluster._publish(a.cluster.local_info())
+    await settle()
+    assert set(a.cluster.nodes) == {b.uid, c.uid}
+    assert set(b.cluster.nodes) >= {a.uid} and set(c.cluster.nodes) >= {a.uid}
+    settled = len(sent)
+    await settle()
+    assert len(sent) == settled <= 9  # no endless replies
+
+
 async def test_disconnect_reaches_connection_on_other_node() -> None:
     a, b = make_node(), make_node()
     link(a, b)

@@ -103,9 +103,11 @@ class FrontServer:
         local_engine: bool = False,
         tls: ssl.SSLContext | None = None,
         limits: HTTPLimits | None = None,
+        reuse_port: bool = False,
     ) -> FrontServer:
         """``local_engine``: API calls never need a task of their own (eager.py); ``tls``:
-        serve TLS on this socket (SV-01); ``limits``: the request budget (limits.py)."""
+        serve TLS on this socket (SV-01); ``limits``: the request budget (limits.py);
+        ``reuse_port``: share the port with the other workers (SO_REUSEPORT, workers/)."""
         loop = asyncio.get_running_loop()
         eager = EagerRunner(by_hand=local_engine)
         front = FrontContext(routes, fallback, dict(upgrades or {}), eager, limits or HTTPLimits())
@@ -114,6 +116,7 @@ class FrontServer:
             host,
             port,
             reuse_address=True,
+            reuse_port=reuse_port,
             backlog=4096,
             ssl=tls,
         )
