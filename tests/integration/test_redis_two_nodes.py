@@ -132,6 +132,12 @@ async def test_single_connection_across_nodes_disconnects_the_older_one_3504(
     try:
         await client_a.connect()
         await asyncio.wait_for(events_a.connected.wait(), scaled(10))
+        # node A adds its presence right after the connect reply: B must find it (a connect
+        # racing it is let through, in Centrifugo as here)
+        deadline = asyncio.get_running_loop().time() + scaled(5)
+        while not redis_server.cli("HKEYS", "e2e.presence.data.#alice").split():
+            assert asyncio.get_running_loop().time() < deadline, "A's presence never appeared"
+            await asyncio.sleep(0.02)
         await client_b.connect()
         await asyncio.wait_for(events_b.connected.wait(), scaled(10))
         gone = await asyncio.wait_for(events_a.disconnects.get(), scaled(10))
