@@ -19,6 +19,7 @@ the pids whose RSS and CPU time are the server's cost.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -175,6 +176,13 @@ class Running:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        # worker processes (pids we did not spawn ourselves) go with their parent; one left
+        # behind would skew the next system's figures
+        started = {p.pid for p in self.procs}
+        for pid in self.pids:
+            if pid not in started:
+                with contextlib.suppress(ProcessLookupError):  # already gone
+                    os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
