@@ -2,7 +2,9 @@
 
 Systems are started one at a time on CPU0 and each workload runs in a fresh load-generator
 process on CPU1 (benchmark §8.1). ``--full`` repeats the whole sequence three times,
-interleaved (A B C A B C), and reports medians with min-max.
+interleaved (A B C A B C), and reports medians with min-max. Before anything is measured,
+every selected system is prepared (Centrifugo is built if needed); one that cannot run is
+left out and the report says why.
 """
 
 from __future__ import annotations
@@ -105,6 +107,17 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"unknown workload {w!r}")
     if not procfs.pinning_possible():
         print("warning: fewer than 2 CPUs, server and load generator are not pinned apart")
+    prepared = time.monotonic()
+    not_run: dict[str, str] = {}
+    facts: dict[str, dict[str, Any]] = {}
+    for name in names:
+        reason, info = systems.prepare(name)
+        if reason is not None:
+            not_run[name] = reason
+            print(f"{name}: not run: {reason}", flush=True)
+        elif info:
+            facts[name] = info
+    names = [n for n in names if n not in not_run]
     started = time.monotonic()
     errors: list[str] = []
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
@@ -128,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_model": cpu_model(),
             "python": platform.python_version(),
             "duration_s": round(time.monotonic() - started, 1),
+            "prepare_s": round(started - prepared, 1),
             "params": mode.to_json(),
+            "not_run": not_run,
+            "systems": facts,
         },
         "headline": heads,
         "ratios": report.ratios(heads),

@@ -39,9 +39,19 @@ class Mode:
     # W2c: a sampled connection parses every seq/ts of its joined frames in Python; at 10 that
     # costs the load generator more than counting the deliveries
     burst_sample_every: int = 50
-    # centripetal-redis adds ~20 s (W2 and W5 only); smoke mode leaves out everything Redis
+    # the Redis systems run W1, W2 and W5 only; Centrifugo needs Go (or a cached build) and
+    # centripetal-redis-2w a centripetal with --workers: without them the report says why.
+    # Smoke mode names neither, nor anything Redis, so it never builds or starts them.
     systems: tuple[str, ...] = field(
-        default=("centripetal", "centripetal-redis", "channels", "floor")
+        default=(
+            "centripetal",
+            "centrifugo",
+            "centripetal-redis",
+            "centrifugo-redis",
+            "centripetal-redis-2w",
+            "channels",
+            "floor",
+        )
     )
 
     def to_json(self) -> dict[str, Any]:

@@ -61,6 +61,30 @@ def cpu_seconds(pids: Iterable[int], children: bool = False) -> float:
     return ticks / CLK_TCK
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (children, grandchildren ...), from the parent pid in
+    each ``/proc/N/stat``; ``/proc/N/task/N/children`` needs a kernel option that is often
+    off. Used for a server that forks worker processes (``centripetal --workers N``)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                raw = fh.read()
+        except OSError:
+            continue  # exited meanwhile
+        ppid = int(raw[raw.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return sorted(found)
+
+
 def slab_kb() -> int:
     with open("/proc/meminfo") as fh:
         for line in fh:

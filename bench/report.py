@@ -1,9 +1,11 @@
-"""Results: headline metrics, medians over repetitions, ratios, goals G1-G8, JSON/Markdown/PNG.
+"""Results: headline metrics, medians over repetitions, ratios, goals, JSON/Markdown/PNG.
 
-The headline block follows benchmark §8.3; goals are §8.4. Ratios are ``ours / other`` for
-throughputs and ``other / ours`` never: a ratio above 1 means centripetal has the larger value,
-whatever the metric (read latencies and costs accordingly). ``redis/memory`` divides the
-Redis-engine figures by the memory-engine ones (W2 and W5 only; the goals use memory).
+The headline block follows benchmark §8.3; goals G1-G8 are §8.4, M1-M4 the per-core goals
+against Centrifugo (present when both ran). Ratios are ``ours / other`` for throughputs and
+``other / ours`` never: a ratio above 1 means centripetal has the larger value, whatever the
+metric (read latencies and costs accordingly). :data:`RATIOS` lists the columns:
+``ours/centrifugo`` on each engine, ``redis/memory`` (centripetal-redis / centripetal) and
+``2w/1w`` (``--workers 2`` / one process, Redis engine). The goals use the memory engine.
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from typing import Any
 
 OURS = "centripetal"
 REDIS = "centripetal-redis"
+REDIS_2W = "centripetal-redis-2w"
+CENTRIFUGO = "centrifugo"
+# ratio column -> (numerator system, denominator system); a column needs both systems
+RATIOS: dict[str, tuple[str, str]] = {
+    "ours/channels": (OURS, "channels"),
+    "ours/floor": (OURS, "floor"),
+    "redis/memory": (REDIS, OURS),
+    "ours/centrifugo": (OURS, CENTRIFUGO),
+    "ours/centrifugo (redis)": (REDIS, "centrifugo-redis"),
+    "2w/1w (redis)": (REDIS_2W, REDIS),
+}
 Metric = tuple[str, str, Callable[[dict[str, Any]], Any]]
 
 
@@ -105,6 +118,11 @@ METRICS: list[Metric] = [
     ("w4_pubs_per_s", "W4 max pubs/s", _get("W4", "max_ok_pubs_per_s")),
     ("w5_0_req_per_s", "HTTP publish, 0 subs (W5), req/s", _get("W5", "0", "req_per_s")),
     ("w5_0_p99_ms", "W5 0 subs p99, ms", _get("W5", "0", "p99_ms")),
+    (
+        "w5_0_capacity",
+        "W5 0 subs server capacity at its CPU per request, req/s",
+        _get("W5", "0", "server_capacity_req_per_s"),
+    ),
     ("w5_subs_req_per_s", "HTTP publish, 100 subs (W5), req/s", _w5_subs("req_per_s")),
     ("w5_subs_p99_ms", "W5 100 subs p99, ms", _w5_subs("p99_ms")),
     ("w5_subs_deliveries_per_s", "W5 100 subs deliveries/s", _w5_subs("deliveries_per_s")),
@@ -146,14 +164,12 @@ def ratio(a: Any, b: Any) -> float | None:
 
 
 def ratios(heads: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    ours = heads.get(OURS, {})
-    out: dict[str, dict[str, float | None]] = {}
-    for other in ("channels", "floor"):
-        if other in heads:
-            out[f"ours/{other}"] = {k: ratio(ours.get(k), heads[other].get(k)) for k in LABELS}
-    if REDIS in heads and OURS in heads:  # the Redis engine against the memory engine
-        out["redis/memory"] = {k: ratio(heads[REDIS].get(k), ours.get(k)) for k in LABELS}
-    return out
+    """One column per :data:`RATIOS` entry whose two systems both ran."""
+    return {
+        column: {k: ratio(heads[a].get(k), heads[b].get(k)) for k in LABELS}
+        for column, (a, b) in RATIOS.items()
+        if a in heads and b in heads
+    }
 
 
 def _at_most(value: Any, limit: float) -> bool | None:
@@ -222,9 +238,33 @@ def goals(heads: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             _at_least(ours.get("w4_deliveries_per_s"), 50_000),
         ),
     }
+    if CENTRIFUGO in heads and OURS in heads:
+        table.update(versus_centrifugo(ours, heads[CENTRIFUGO]))
     return {
         g: {"goal": text, "measured": value, "met": met} for g, (text, value, met) in table.items()
     }
+
+
+# per-core goals against Centrifugo: (id, text, metric, at least / at most, limit)
+VERSUS_CENTRIFUGO = (
+    ("M1", "W2 fan-out deliveries per CPU-second ≥ 1.0x Centrifugo", "w2_capacity", ">=", 1.0),
+    ("M2", "W5 publish (0 subs) requests per CPU-second ≥ 0.7x Centrifugo", "w5_0_capacity",
+     ">=", 0.7),
+    ("M3", "W1 idle RSS per connection ≤ 0.5x Centrifugo", "w1_rss_kb_per_conn", "<=", 0.5),
+    ("M4", "W1 connects per CPU-second ≥ 0.7x Centrifugo", "w1_capacity", ">=", 0.7),
+)  # fmt: skip
+
+
+def versus_centrifugo(
+    ours: dict[str, Any], theirs: dict[str, Any]
+) -> dict[str, tuple[str, Any, bool | None]]:
+    """M1-M4: centripetal / Centrifugo on one core each (server CPU, not the client's)."""
+    out: dict[str, tuple[str, Any, bool | None]] = {}
+    for gid, text, key, way, limit in VERSUS_CENTRIFUGO:
+        value = ratio(ours.get(key), theirs.get(key))
+        met = _at_least(value, limit) if way == ">=" else _at_most(value, limit)
+        out[gid] = (text, [ours.get(key), theirs.get(key), value], met)
+    return out
 
 
 def _fmt(value: Any) -> str:
@@ -259,7 +299,18 @@ def markdown(doc: dict[str, Any]) -> str:
         row = [_fmt(heads[s].get(key)) for s in systems]
         row += [_fmt(rat[r].get(key)) for r in rat]
         lines.append(f"| {label} | " + " | ".join(row) + " |")
-    lines += ["", "## Goals (benchmark §8.4)", "", "| goal | target | measured | met |"]
+    not_run = doc["meta"].get("not_run") or {}
+    if not_run:
+        lines += ["", "Systems not run:", ""]
+        lines += [f"- **{name}**: {reason}" for name, reason in not_run.items()]
+    lines += ["", "## Goals (benchmark §8.4)", ""]
+    if CENTRIFUGO in heads:
+        lines += [
+            "M1-M4 compare one core with one core: centripetal / Centrifugo "
+            "(measured: centripetal, Centrifugo, ratio).",
+            "",
+        ]
+    lines += ["| goal | target | measured | met |"]
     lines.append("|---|---|---|---|")
     for gid, g in doc["goals"].items():
         lines.append(f"| {gid} | {g['goal']} | {_fmt(g['measured'])} | {_fmt(g['met'])} |")
@@ -275,7 +326,10 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "Ratios are centripetal / other: above 1 means centripetal's figure is larger "
         "(better for rates, worse for latencies and costs); redis/memory is "
-        "centripetal-redis / centripetal. A client-bound figure "
+        "centripetal-redis / centripetal; ours/centrifugo (redis) is centripetal-redis / "
+        "centrifugo-redis; 2w/1w (redis) is centripetal-redis-2w / centripetal-redis. "
+        "A server capacity is the rate per second of the server's own CPU (all of its "
+        "processes, Redis included when there is one). A client-bound figure "
         "is a lower bound of the server's capacity.",
         "",
     ]

@@ -2,16 +2,25 @@
 
 - ``centripetal``: ``python -m centripetal -c config.json -p PORT``, memory engine, HS256 JWT.
 - ``centripetal-redis``: the same with ``engine.type: redis`` (EN-03) on its own ``redis-server``;
-  it runs W2 and W5 only (:data:`ONLY`).
+  it runs W1, W2 and W5 only (:data:`ONLY`).
+- ``centripetal-redis-2w``: ``centripetal-redis`` started with ``--workers 2``; its cost is the
+  parent's and every worker process's (found in ``/proc``). Not run when the installed
+  centripetal has no ``--workers`` flag.
+- ``centrifugo`` / ``centrifugo-redis``: Centrifugo v6.9.1 built by :mod:`bench.centrifugo_build`,
+  ``GOMAXPROCS=1``, with the same config file as centripetal's (same channel options, HS256
+  secret, API key) plus ``http_server`` and ``usage_stats.disabled``. Not run without Go.
 - ``channels``: ``redis-server`` plus uvicorn serving :mod:`bench.channels_app`.
 - ``floor``: :mod:`bench.floor_server` (picows broadcast).
 
-A :class:`Running` system carries what the load generator needs (URLs, secrets) and the pids
-whose RSS and CPU time are the server's cost.
+:func:`prepare` says before any measurement why a system cannot run (building Centrifugo on
+the way); a :class:`Running` system carries what the load generator needs (URLs, secrets) and
+the pids whose RSS and CPU time are the server's cost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import shutil
@@ -25,11 +34,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.procfs import SERVER_CPU, pinning_possible
+from bench import centrifugo_build
+from bench.procfs import SERVER_CPU, descendants, pinning_possible
 
-SYSTEMS = ("centripetal", "centripetal-redis", "channels", "floor")
+SYSTEMS = (
+    "centripetal",
+    "centrifugo",
+    "centripetal-redis",
+    "centrifugo-redis",
+    "centripetal-redis-2w",
+    "channels",
+    "floor",
+)
 # Systems that run a subset of the workloads; the others are recorded as skipped.
-ONLY: dict[str, tuple[str, ...]] = {"centripetal-redis": ("W2", "W5")}
+REDIS_WORKLOADS = ("W1", "W2", "W5")
+ONLY: dict[str, tuple[str, ...]] = {
+    "centripetal-redis": REDIS_WORKLOADS,
+    "centrifugo-redis": REDIS_WORKLOADS,
+    "centripetal-redis-2w": REDIS_WORKLOADS,
+}
+WORKERS = 2  # centripetal-redis-2w
+WORKERS_WAIT_S = 15.0
 JWT_SECRET = "bench-hmac-secret-key-of-enough-length-32b"
 API_KEY = "bench-api-key"
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +88,58 @@ def centripetal_config(redis_url: str = "") -> dict[str, Any]:
     }
 
 
+def centrifugo_config(port: int, redis_url: str = "") -> dict[str, Any]:
+    """centripetal's config, plus what Centrifugo reads from the file rather than flags.
+
+    ``http_server`` takes the place of centripetal's ``-a``/``-p`` flags; ``usage_stats`` is
+    turned off so the process makes no outbound connections while it is measured.
+    """
+    return {
+        **centripetal_config(redis_url),
+        "http_server": {"address": "127.0.0.1", "port": port},
+        "usage_stats": {"disabled": True},
+    }
+
+
+def has_workers_flag() -> bool:
+    """Whether the installed centripetal accepts ``--workers N`` (its ``--help`` lists it)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "centripetal", "--help"],
+        capture_output=True,
+        timeout=60,
+        cwd=str(ROOT),
+    )
+    return proc.returncode == 0 and b"--workers" in proc.stdout
+
+
+@functools.cache
+def _centrifugo() -> centrifugo_build.Binary | str:
+    """The Centrifugo binary, or why there is none; one build attempt per benchmark run."""
+    try:
+        return centrifugo_build.ensure()
+    except centrifugo_build.Unavailable as exc:
+        return str(exc)
+
+
+def prepare(name: str) -> tuple[str | None, dict[str, Any]]:
+    """Before any measurement: (why ``name`` cannot run or None, facts for the report).
+
+    Builds Centrifugo (:func:`bench.centrifugo_build.ensure`) the first time it is needed.
+    """
+    if name in ("centrifugo", "centrifugo-redis"):
+        binary = _centrifugo()
+        if isinstance(binary, str):
+            return binary, {}
+        return None, {"binary": binary.path, "module": binary.module, "go": binary.go}
+    if name == "centripetal-redis-2w" and not has_workers_flag():
+        return (
+            f"this centripetal has no --workers flag (`python -m centripetal --help`), "
+            f"so {WORKERS} worker processes cannot be started",
+            {},
+        )
+    return None, {}
+
+
 @dataclass
 class Running:
     """A started system: endpoints for the load generator and the processes to stop."""
@@ -72,7 +149,9 @@ class Running:
     pids: list[int]
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workdir: str = ""
-    kind: str = ""  # the client protocol spoken (``centripetal`` for both engines)
+    # the client protocol spoken: ``centripetal`` for both engines and for Centrifugo, which
+    # speaks the same protocol v2 (JSON) and server HTTP API
+    kind: str = ""
 
     def descriptor(self) -> dict[str, Any]:
         return {
@@ -97,6 +176,13 @@ class Running:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        # worker processes (pids we did not spawn ourselves) go with their parent; one left
+        # behind would skew the next system's figures
+        started = {p.pid for p in self.procs}
+        for pid in self.pids:
+            if pid not in started:
+                with contextlib.suppress(ProcessLookupError):  # already gone
+                    os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -105,7 +191,9 @@ def _pin() -> None:
         os.sched_setaffinity(0, {SERVER_CPU})
 
 
-def _spawn(argv: list[str], workdir: str, log: str, env: dict[str, str] | None = None) -> Any:
+def _spawn(
+    argv: list[str], workdir: str, log: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     out = open(os.path.join(workdir, log), "wb")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
         argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pin, env=env, cwd=str(ROOT)
@@ -146,33 +234,67 @@ def _start_redis(name: str, procs: list[subprocess.Popen[bytes]], workdir: str) 
     return f"redis://127.0.0.1:{redis_port}"
 
 
+def _wait_workers(parent: int, procs: list[subprocess.Popen[bytes]]) -> list[int]:
+    """The processes below a ``--workers`` parent, once :data:`WORKERS` of them exist (or
+    what exists after :data:`WORKERS_WAIT_S`); at least one is required."""
+    deadline = time.monotonic() + WORKERS_WAIT_S
+    found = descendants(parent)
+    while len(found) < WORKERS and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = descendants(parent)
+    if not found:
+        for proc in procs:
+            proc.kill()
+        raise RuntimeError(f"centripetal --workers {WORKERS} started no worker process")
+    time.sleep(1.0)  # the last worker to appear may still be binding its socket
+    return descendants(parent)
+
+
 def start(name: str) -> Running:
-    """Start one system on a free loopback port and wait until it accepts connections."""
+    """Start one system on a free loopback port and wait until it accepts connections.
+
+    :func:`prepare` must have returned no reason for ``name``.
+    """
+    if name not in SYSTEMS:
+        raise ValueError(f"unknown system {name!r} (known: {', '.join(SYSTEMS)})")
     workdir = tempfile.mkdtemp(prefix=f"bench-{name}-")
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
     kind = name
-    if name in ("centripetal", "centripetal-redis"):
+    with_redis = "redis" in name or name == "channels"
+    redis_url = _start_redis(name, procs, workdir) if with_redis else ""
+    cfg = os.path.join(workdir, "config.json")
+    if name.startswith("centripetal"):
         kind = "centripetal"
-        redis_url = _start_redis(name, procs, workdir) if name == "centripetal-redis" else ""
-        cfg = os.path.join(workdir, "config.json")
         with open(cfg, "w") as fh:
             json.dump(centripetal_config(redis_url), fh)
         argv = [sys.executable, "-m", "centripetal", "-c", cfg, "-p", str(port)]
         argv += ["-a", "127.0.0.1"]
+        if name == "centripetal-redis-2w":
+            argv += ["--workers", str(WORKERS)]
         procs.append(_spawn(argv, workdir, "server.log"))
+    elif name.startswith("centrifugo"):
+        kind = "centripetal"
+        binary = centrifugo_build.cached()
+        if binary is None:
+            raise RuntimeError(f"no Centrifugo {centrifugo_build.VERSION} binary: run prepare()")
+        with open(cfg, "w") as fh:
+            json.dump(centrifugo_config(port, redis_url), fh)
+        env = dict(os.environ, GOMAXPROCS="1")  # one core, as the Python servers have
+        procs.append(_spawn([binary.path, "-c", cfg], workdir, "server.log", env))
     elif name == "floor":
         argv = [sys.executable, "-m", "bench.floor_server", str(port)]
         procs.append(_spawn(argv, workdir, "server.log"))
-    elif name == "channels":
-        env = dict(os.environ, BENCH_REDIS_URL=_start_redis(name, procs, workdir))
+    else:  # channels
+        env = dict(os.environ, BENCH_REDIS_URL=redis_url)
         env["DJANGO_SETTINGS_MODULE"] = "bench.channels_app.settings"
         argv = [sys.executable, "-m", "uvicorn", "bench.channels_app.asgi:application"]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
         argv += ["--ws-per-message-deflate", "false", "--log-level", "warning"]
         argv += ["--loop", "uvloop", "--http", "httptools"]
         procs.append(_spawn(argv, workdir, "uvicorn.log", env))
-    else:
-        raise ValueError(f"unknown system {name!r} (known: {', '.join(SYSTEMS)})")
     _wait_port(port, procs, workdir)
-    return Running(name, port, [p.pid for p in procs], procs, workdir, kind)
+    pids = [p.pid for p in procs]
+    if name == "centripetal-redis-2w":
+        pids += _wait_workers(procs[-1].pid, procs)
+    return Running(name, port, pids, procs, workdir, kind)

@@ -6,7 +6,8 @@ server's CPU per connection (and the rate one whole core would allow at that cos
 server's RSS delta per connection, the kernel slab delta per connection (both socket ends),
 and the server's CPU per connection while all of them sit idle.
 W5 drives the publish endpoint with 64 keep-alive connections through ``wrk`` (Lua script
-``wrk_publish.lua``) or, without wrk, an aiohttp client; optionally with subscribers.
+``wrk_publish.lua``) or, without wrk, an aiohttp client; optionally with subscribers. It also
+reports requests per second of server CPU, the per-core figure when the client is the bound.
 """
 
 from __future__ import annotations
@@ -171,6 +172,9 @@ async def http_publish(system: dict[str, Any], mode: Mode) -> dict[str, Any]:
         # exceed expected by up to the connection count times the subscribers.
         res.update(received=got, loss=max(0, expected - got), extra=max(0, got - expected))
         res["deliveries_per_s"] = round(got / (mode.w5_s or 1), 1)
+        # requests per second of server CPU: what one whole core allows at this cost
+        share = res["server_cpu_pct"] / 100
+        res["server_capacity_req_per_s"] = round(res["req_per_s"] / share, 1) if share else None
         out[str(n)] = res
         await close_all(subs)
     return out

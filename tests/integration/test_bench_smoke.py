@@ -1,6 +1,7 @@
 """The benchmark suite runs end to end in its tiny ``--smoke`` mode (benchmark design §8).
 
-centripetal and the floor server only (no redis-server, no wrk): 20 connections, 1 s phases.
+centripetal and the floor server only (no redis-server, no wrk, no Go: Centrifugo is not in
+the smoke mode's systems): 20 connections, 1 s phases.
 No timing is asserted; what is asserted is that every output file is written with its keys,
 and that every publication reached every subscriber (counted, not assumed: §8.1 item 3).
 """
@@ -54,6 +55,9 @@ def test_document_keys(smoke: tuple[Path, dict[str, Any]]) -> None:
     assert set(doc) == {"meta", "headline", "ratios", "goals", "spread", "errors", "runs"}
     assert doc["errors"] == []
     assert doc["meta"]["mode"] == "smoke"
+    # smoke mode names neither Centrifugo (a Go build) nor the --workers system: nothing was
+    # prepared for them and nothing is reported as not run
+    assert doc["meta"]["not_run"] == {} and doc["meta"]["systems"] == {}
     assert list(doc["headline"]) == ["centripetal", "floor"]
     assert list(doc["ratios"]) == ["ours/floor"]
     assert list(doc["goals"]) == [f"G{i}" for i in range(1, 9)]
