@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         elif info:
             facts[name] = info
     names = [n for n in names if n not in not_run]
+    source = systems.centripetal_source() if any("centripetal" in n for n in names) else {}
     started = time.monotonic()
     errors: list[str] = []
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             "params": mode.to_json(),
             "not_run": not_run,
             "systems": facts,
+            "centripetal": source,
         },
         "headline": heads,
         "ratios": report.ratios(heads),

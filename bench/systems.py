@@ -101,6 +101,29 @@ def centrifugo_config(port: int, redis_url: str = "") -> dict[str, Any]:
     }
 
 
+def centripetal_source() -> dict[str, Any]:
+    """Which centripetal the servers run: the package directory the benchmark's interpreter
+    imports (the same as ``python -m centripetal`` from the repository root), its version, and
+    the git commit of that tree (``+dirty`` with uncommitted changes), for the report."""
+    probe = "import centripetal, os; print(os.path.dirname(centripetal.__file__))"
+    probe += "; print(centripetal.__version__)"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, timeout=60, cwd=str(ROOT)
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.decode(errors="replace")[-300:]}
+    path, version = proc.stdout.decode().split()
+    info: dict[str, Any] = {"path": path, "version": version}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, cwd=path)
+    if head.returncode == 0:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."], capture_output=True, cwd=path
+        )
+        dirty = "+dirty" if status.stdout.strip() else ""
+        info["commit"] = head.stdout.decode().strip() + dirty
+    return info
+
+
 def has_workers_flag() -> bool:
     """Whether the installed centripetal accepts ``--workers N`` (its ``--help`` lists it)."""
     proc = subprocess.run(

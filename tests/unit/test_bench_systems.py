@@ -256,3 +256,15 @@ def test_descendants_include_grandchildren_and_nothing_else() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_the_report_names_the_centripetal_source_the_servers_run() -> None:
+    """The servers run ``python -m centripetal`` with the benchmark's interpreter and
+    environment: the report records which package tree (and commit) that imports."""
+    import centripetal
+
+    info = systems.centripetal_source()
+    assert info["path"] == os.path.dirname(centripetal.__file__)
+    assert info["version"] == centripetal.__version__
+    commit = info["commit"].removesuffix("+dirty")
+    assert len(commit) == 40 and set(commit) <= set("0123456789abcdef")
