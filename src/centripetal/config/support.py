@@ -27,7 +27,7 @@ import msgspec
 from msgspec import inspect as mi
 
 from centripetal.config import schema
-from centripetal.config.tree import CONFIG_TYPE, ConfigError, fields_of
+from centripetal.config.tree import ADMIN_DEFAULTS, CONFIG_TYPE, ConfigError, fields_of, unwrap
 
 __all__ = ["SUPPORT", "Finding", "Row", "review", "row_for", "schema_paths"]
 
@@ -66,20 +66,12 @@ def _item_struct(t: mi.Type) -> mi.StructType | None:
     return None
 
 
-def _plain_type(t: mi.Type) -> mi.Type:
-    if isinstance(t, mi.UnionType):
-        rest = [x for x in t.types if not isinstance(x, mi.NoneType)]
-        if len(rest) == 1:
-            return rest[0]
-    return t
-
-
 def schema_paths(t: mi.StructType = CONFIG_TYPE, prefix: str = "") -> Iterator[str]:
     """Every key path of the schema: objects are walked, lists of objects are walked as
     ``name[]``, other lists and maps are leaves."""
     for name, sub in fields_of(t).items():
         path = f"{prefix}.{name}" if prefix else name
-        sub = _plain_type(sub)
+        sub = unwrap(sub)
         if isinstance(sub, mi.StructType):
             yield from schema_paths(sub, path)
             continue
@@ -100,8 +92,6 @@ def row_for(path: str) -> Row | None:
 def _defaults_of(t: mi.StructType) -> dict[str, Any]:
     value: dict[str, Any] = msgspec.to_builtins(t.cls())
     if t.cls is schema.Config:
-        from centripetal.config.tree import ADMIN_DEFAULTS
-
         value["admin"] = dict(ADMIN_DEFAULTS)
     return value
 
@@ -111,7 +101,7 @@ def _set_values(
 ) -> Iterator[tuple[str, str, object]]:
     """(concrete path, schema path, value) of every leaf whose value is not its default."""
     for name, sub in fields_of(t).items():
-        sub = _plain_type(sub)
+        sub = unwrap(sub)
         path = f"{prefix}.{name}" if prefix else name
         pattern = f"{shape}.{name}" if shape else name
         got, base = value.get(name), default.get(name)
