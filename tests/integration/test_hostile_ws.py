@@ -322,7 +322,8 @@ def test_a_write_that_cannot_complete_closes_3009_after_write_timeout(
     ``client.queue_max_size``): the bytes the socket refuses wait ``websocket.write_timeout``
     (2 s here), then the server counts a 3009 disconnect and drops the connection without a
     close frame (it could not pass either). The backlog goes with it: a second stalled client
-    reuses that memory instead of adding its own 10 MB."""
+    reuses that memory instead of adding its own 10 MB (measured while each backlog is held,
+    since freed memory need not go back to the system)."""
     config = {
         **CONFIG,
         "client": {"insecure": True, "queue_max_size": 64 << 20},
@@ -330,12 +331,14 @@ def test_a_write_that_cannot_complete_closes_3009_after_write_timeout(
     }
     server = server_factory(config)
     assert server.pid is not None
-    rss: list[int] = [rss_kb(server.pid)]
+    baseline = rss_kb(server.pid)
+    held: list[int] = []
     for round_ in (1, 2):
         ws = subscribed(server)
         try:
             first = publish_stall(server, 50)
             last = time.monotonic()
+            held.append(rss_kb(server.pid))
             closed_at = wait_closed(server, ws, 2 + scaled(4))
             assert closed_at is not None, "the stalled connection was never dropped"
         finally:
@@ -345,10 +348,10 @@ def test_a_write_that_cannot_complete_closes_3009_after_write_timeout(
         assert closed_at - last < 2.0 + scaled(3)
         assert disconnects(server.port, 3009) == round_
         time.sleep(0.2)
-        rss.append(rss_kb(server.pid))
     assert disconnects(server.port, 3008) == 0
-    first_round, second_round = rss[1] - rss[0], rss[2] - rss[1]
-    assert first_round > 2 * 1024  # the backlog was really held in the server ...
+    first_round, second_round = held[0] - baseline, held[1] - held[0]
+    # 10 MB published, at most a few MB of it in the kernel's socket buffers
+    assert first_round > 4 * 1024  # the backlog was really held in the server ...
     assert second_round < first_round / 2  # ... and released with its connection
     assert "Traceback" not in server.log_text()
 
