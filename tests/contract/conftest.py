@@ -1,9 +1,11 @@
 """Engine contract fixtures: every test here runs against each engine implementation (EN-01).
 
 Engines: ``memory``, ``redis`` (one real redis-server), ``redis-sharded`` (two real
-redis-servers, EN-04) and ``redis-lists`` (one redis-server, list history and presence user
-mapping: HR-15, PR-05). The servers are started once per session and stopped by their pid; a
-missing ``redis-server`` fails under ``CI=true`` and skips elsewhere.
+redis-servers, EN-04), ``redis-lists`` (one redis-server, list history and presence user
+mapping: HR-15, PR-05) and ``redis-cluster`` (a real 3-master Redis Cluster, hash-tagged keys,
+EN-06). The servers are started once per session and stopped by their pid; a missing
+``redis-server`` fails under ``CI=true`` and skips elsewhere. ``redis_engine`` is the same
+fixture over the Redis engines only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from contract.engine_harness import ENGINE_FACTORIES, EngineHarness
 from contract.redis_harness import REDIS_ENGINES, redis_harness
-from support.redis import RedisServer
+from support.redis import RedisServer, start_cluster
 
 
 @pytest.fixture(scope="session")
@@ -28,18 +30,49 @@ def contract_redis_servers() -> Iterator[list[RedisServer]]:
             server.cleanup()
 
 
-@pytest.fixture(params=[*sorted(ENGINE_FACTORIES), *REDIS_ENGINES])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineHarness]:
-    if request.param in REDIS_ENGINES:
+@pytest.fixture(scope="session")
+def contract_redis_cluster() -> Iterator[list[RedisServer]]:
+    nodes = start_cluster()
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            node.cleanup()
+
+
+async def _start(request: pytest.FixtureRequest, name: str) -> EngineHarness:
+    if name == "redis-cluster":
+        nodes: list[RedisServer] = request.getfixturevalue("contract_redis_cluster")
+        harness = await redis_harness(name, nodes)
+    elif name in REDIS_ENGINES:
         servers: list[RedisServer] = request.getfixturevalue("contract_redis_servers")
-        used = servers if request.param == "redis-sharded" else servers[:1]
-        harness = await redis_harness(request.param, used)
+        used = servers if name == "redis-sharded" else servers[:1]
+        harness = await redis_harness(name, used)
     else:
-        harness = await ENGINE_FACTORIES[request.param]()
+        harness = await ENGINE_FACTORIES[name]()
     await harness.presence.run()
     await harness.broker.run()
+    return harness
+
+
+async def _stop(harness: EngineHarness) -> None:
+    await harness.broker.close()
+    await harness.presence.close()
+
+
+@pytest.fixture(params=[*sorted(ENGINE_FACTORIES), *REDIS_ENGINES])
+async def engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineHarness]:
+    harness = await _start(request, request.param)
     try:
         yield harness
     finally:
-        await harness.broker.close()
-        await harness.presence.close()
+        await _stop(harness)
+
+
+@pytest.fixture(params=REDIS_ENGINES)
+async def redis_engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineHarness]:
+    harness = await _start(request, request.param)
+    try:
+        yield harness
+    finally:
+        await _stop(harness)

@@ -7,16 +7,14 @@ Sentinel test discovers the master through a sentinel for commands and PUB/SUB.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from contract.engine_harness import RecordingHandler
-from support.redis import RedisServer, cluster_port, redis_cli, sentinel_for
+from support.redis import RedisServer, sentinel_for, start_cluster
 from support.timing import scaled
-from support.tools import require_tool
 
 from centripetal.engines.base import (
     ClientInfo,
@@ -108,43 +106,8 @@ async def test_sentinel_master_discovery(sentinel: tuple[RedisServer, RedisServe
 
 @pytest.fixture
 def cluster() -> Iterator[list[RedisServer]]:
-    require_tool("redis-cli")
-    args = [
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        "nodes.conf",
-        "--cluster-node-timeout",
-        "2000",
-    ]
-    nodes: list[RedisServer] = []
+    nodes = start_cluster()
     try:
-        for _ in range(3):
-            nodes.append(RedisServer(args, port=cluster_port()).start())
-        addrs = [n.address for n in nodes]
-        subprocess.run(
-            [
-                require_tool("redis-cli"),
-                "--cluster",
-                "create",
-                *addrs,
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            capture_output=True,
-            timeout=scaled(20),
-            check=True,
-        )
-        deadline = time.monotonic() + scaled(15)
-        while not all("cluster_state:ok" in redis_cli(n.port, "CLUSTER", "INFO") for n in nodes):
-            if time.monotonic() > deadline:
-                pytest.fail("redis cluster did not reach cluster_state:ok")
-            time.sleep(0.1)
         yield nodes
     finally:
         for node in nodes:

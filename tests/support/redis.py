@@ -29,6 +29,7 @@ __all__ = [
     "hash_field_ttl_server",
     "redis_cli",
     "sentinel_for",
+    "start_cluster",
 ]
 
 NO_PERSISTENCE: tuple[str, ...] = ("--save", "", "--appendonly", "no")
@@ -201,6 +202,43 @@ def cluster_port() -> int:
             continue
         return port
     raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+def start_cluster(masters: int = 3) -> list[RedisServer]:
+    """A Redis Cluster of ``masters`` masters and no replicas, every slot covered and
+    ``cluster_state:ok`` on every node. The caller cleans the nodes up (also on failure: the
+    started ones are cleaned here before raising)."""
+    cli = require_tool("redis-cli")
+    args = [
+        *NO_PERSISTENCE,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        "2000",
+    ]
+    nodes: list[RedisServer] = []
+    try:
+        for _ in range(masters):
+            nodes.append(RedisServer(args, port=cluster_port()).start())
+        addrs = [n.address for n in nodes]
+        subprocess.run(
+            [cli, "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            timeout=scaled(20),
+            check=True,
+        )
+        deadline = time.monotonic() + scaled(15)
+        while not all("cluster_state:ok" in redis_cli(n.port, "CLUSTER", "INFO") for n in nodes):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+    except BaseException:
+        for node in nodes:
+            node.cleanup()
+        raise
+    return nodes
 
 
 def redis_cli(port: int, *command: str, timeout: float = 10.0) -> str:

@@ -346,9 +346,12 @@ class NatsBroker:
             handler.handle_leave(channel, msg.info)
 
     async def _send(self, subject: str, payload: bytes) -> None:
+        """Queue one message; the client's flusher writes what queued up together. It only
+        waits when its pending buffer is full, and then at most ``flush_timeout``, which is
+        ``write_timeout`` here (so no timer of our own per publish)."""
         nc = self._client()
         try:
-            await asyncio.wait_for(nc.publish(subject, payload), self._write_timeout)
+            await nc.publish(subject, payload)
         except (NatsError, OSError, TimeoutError) as exc:
             raise EngineError(f"nats: publish to {subject!r} failed: {exc!r}") from exc
 

@@ -11,11 +11,17 @@ with offset and epoch — all atomically, so every node sees offsets in order. W
 ``use_lists`` (``history_use_lists``, HR-15) history lives in ``<prefix>.list.<ch>`` with meta
 ``<prefix>.list.meta.<ch>`` instead; ``history_scripts`` describes both layouts.
 
+Publications without history and without an idempotency key need no script: they are one
+plain ``PUBLISH`` of the same message with offset 0 and an empty epoch, which is what the script
+would send. Every command goes through the shard's automatic pipeline (``Shard.execute``), so
+concurrent publishes, history reads and presence events share one Redis round trip.
+
 Local delivery keeps the contract of ``base.Broker`` ("delivered when publish returns"): when
 this node is subscribed to the channel, ``publish`` waits (at most ``io_timeout``) until its
 own message came back through PUB/SUB and was handed to the handler in stream order; when it is
 not subscribed, the publication is handed to the handler directly. Each message carries the
-node id and a sequence number, so a node never delivers its own message twice.
+node id and a sequence number, so a node never delivers its own message twice. The echo waits
+share one timer (``_sweep_echoes``) instead of a timeout per publish.
 
 A lost PUB/SUB connection is re-established with backoff; the channels it carried are reported
 to ``handler.handle_pubsub_lost(channels)`` (when the handler has it) once resubscribed, so the
@@ -28,10 +34,10 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from centripetal.engines.base import (
@@ -111,6 +117,8 @@ class RedisBroker:
         self.node_id = uuid.uuid4().hex
         self._seq = 0
         self._echo: dict[int, asyncio.Future[bool]] = {}
+        self._echo_deadlines: deque[tuple[float, int]] = deque()
+        self._echo_sweep: asyncio.TimerHandle | None = None
         self._pubsubs = [
             PubSubConnection(
                 shard,
@@ -135,11 +143,24 @@ class RedisBroker:
             ps.start()
 
     async def close(self) -> None:
+        if self._echo_sweep is not None:
+            self._echo_sweep.cancel()
+            self._echo_sweep = None
         for ps in self._pubsubs:
             await ps.close()
         self._on_down()
         for shard in self._shards:
             await shard.close()
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix (``engine.redis.prefix``)."""
+        return self._prefix
+
+    @property
+    def history_kind(self) -> str:
+        """``stream`` or ``list``: the middle of the history key's name (HR-15)."""
+        return self._hist_kind
 
     @property
     def shards(self) -> list[Shard]:
@@ -222,6 +243,7 @@ class RedisBroker:
     def _on_down(self) -> None:
         """The PUB/SUB connection broke: awaited echoes will not come, deliver them locally."""
         echo, self._echo = self._echo, {}
+        self._echo_deadlines.clear()
         for fut in echo.values():
             if not fut.done():
                 fut.set_result(False)
@@ -236,11 +258,11 @@ class RedisBroker:
         """Wait for our own echo when subscribed; otherwise (or on timeout) deliver here."""
         if echo is not None:
             try:
-                if await asyncio.wait_for(asyncio.shield(echo), self._io_timeout):
+                if await echo:
                     return
-            except TimeoutError:
-                if self._echo.pop(seq, None) is None and echo.done() and echo.result():
-                    return  # delivered by the reader at the last moment
+            except asyncio.CancelledError:
+                self._echo.pop(seq, None)
+                raise
         if self._handler is not None:
             deliver()
 
@@ -248,32 +270,43 @@ class RedisBroker:
         self, shard_i: int, redis_channel: str, seq: int
     ) -> asyncio.Future[bool] | None:
         if redis_channel in self._pubsubs[shard_i].confirmed:
-            fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[bool] = loop.create_future()
             self._echo[seq] = fut
+            self._echo_deadlines.append((loop.time() + self._io_timeout, seq))
+            if self._echo_sweep is None:
+                self._echo_sweep = loop.call_later(self._io_timeout / 4, self._sweep_echoes)
             return fut
         return None
 
+    def _sweep_echoes(self) -> None:
+        """Echoes not back within ``io_timeout`` are delivered locally (their wait ends False);
+        deadlines are in publish order, so only the oldest are looked at."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadlines = self._echo_deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, seq = deadlines.popleft()
+            fut = self._echo.pop(seq, None)
+            if fut is not None and not fut.done():
+                fut.set_result(False)
+        self._echo_sweep = None
+        if deadlines:
+            self._echo_sweep = loop.call_later(self._io_timeout / 4, self._sweep_echoes)
+
     # -- publishing --------------------------------------------------------------------------
 
-    async def _command(self, shard: Shard, name: str, *args: Any) -> Any:
-        """One plain command with the io timeout; a dead pooled connection is retried once."""
-        for attempt in (0, 1):
-            try:
-                return await asyncio.wait_for(
-                    shard.client.execute_command(name, *args), self._io_timeout
-                )
-            except RedisConnectionError as exc:
-                if attempt:
-                    raise EngineError(f"redis: {describe_exception(exc)}") from exc
-            except (RedisError, OSError, TimeoutError) as exc:
-                raise EngineError(f"redis: {describe_exception(exc)}") from exc
-        return None  # pragma: no cover
+    async def _command(self, shard: Shard, *args: Any, key: str) -> Any:
+        """One plain command on the shard's pipeline; a command lost with its connection is
+        sent once more."""
+        try:
+            return await shard.execute(*args, key=key)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise EngineError(f"redis: {describe_exception(exc)}") from exc
 
     async def _call(self, script: Script, shard: Shard, keys: list[str], args: list[Any]) -> Any:
         try:
-            return await asyncio.wait_for(
-                script(shard.client, keys, args), self._io_timeout + shard.timeouts.connect
-            )
+            return await script.run(shard, keys, args)
         except (RedisError, OSError, TimeoutError) as exc:
             raise EngineError(f"redis: {describe_exception(exc)}") from exc
 
@@ -293,6 +326,8 @@ class RedisBroker:
         history = opts.history_size > 0 and opts.history_ttl > 0
         rch = self._pubsub_channel(shard, channel)
         seq = self._next_seq()
+        if not history and not opts.idempotency_key:
+            return await self._publish_plain(channel, i, rch, seq, pub, raw, opts.use_delta)
         meta_ttl = opts.history_meta_ttl if opts.history_meta_ttl > 0 else self._meta_ttl
         result_ttl = opts.idempotent_result_ttl or DEFAULT_IDEMPOTENT_RESULT_TTL
         keys = [
@@ -336,6 +371,35 @@ class RedisBroker:
         await self._deliver(seq, echo, deliver)
         return StreamPosition(position.offset, position.epoch), False
 
+    async def _publish_plain(
+        self,
+        channel: str,
+        shard_i: int,
+        rch: str,
+        seq: int,
+        pub: Publication,
+        raw: bytes,
+        use_delta: bool,
+    ) -> tuple[StreamPosition, bool]:
+        """A publication without history or idempotency key: one ``PUBLISH`` of the message
+        the script would send (offset 0, empty epoch, no previous publication)."""
+        head = codec.make_head(self.node_id, seq, use_delta)
+        payload = b"".join((b"P", head.encode(), b":0::0:", raw))
+        echo = self._expect_echo(shard_i, rch, seq)
+        try:
+            await self._command(self._shards[shard_i], "PUBLISH", rch, payload, key=rch)
+        except BaseException:
+            self._echo.pop(seq, None)
+            raise
+        position = StreamPosition(0, "")
+
+        def deliver() -> None:
+            assert self._handler is not None
+            self._handler.handle_publication(channel, pub, position, use_delta, None)
+
+        await self._deliver(seq, echo, deliver)
+        return StreamPosition(0, ""), False
+
     async def _publish_presence_event(self, kind: str, channel: str, info: ClientInfo) -> None:
         i = self.shard_of(channel)
         shard = self._shards[i]
@@ -345,8 +409,8 @@ class RedisBroker:
         payload += codec.encode_info(info)
         echo = self._expect_echo(i, rch, seq)
         try:
-            await self._command(shard, "PUBLISH", rch, payload)
-        except EngineError:
+            await self._command(shard, "PUBLISH", rch, payload, key=rch)
+        except BaseException:
             self._echo.pop(seq, None)
             raise
 
@@ -371,7 +435,8 @@ class RedisBroker:
         """EN-10: send ``data`` to every other node on ``<prefix>.control`` (shard 0)."""
         head = codec.make_head(self.node_id, self._next_seq(), False)
         payload = b"C" + head.encode() + b":" + data
-        await self._command(self._shards[0], "PUBLISH", self._control_channel, payload)
+        channel = self._control_channel
+        await self._command(self._shards[0], "PUBLISH", channel, payload, key=channel)
 
     # -- history -----------------------------------------------------------------------------
 
@@ -406,4 +471,5 @@ class RedisBroker:
     async def remove_history(self, channel: str) -> None:
         """API-19: drop the stream (or list), keep the meta (offset and epoch)."""
         shard = self._shards[self.shard_of(channel)]
-        await self._command(shard, "DEL", shard.key(self._prefix, self._hist_kind, channel))
+        key = shard.key(self._prefix, self._hist_kind, channel)
+        await self._command(shard, "DEL", key, key=key)

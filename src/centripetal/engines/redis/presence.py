@@ -137,10 +137,7 @@ class RedisPresenceManager:
     async def _call(self, script: Script, channel: str, args: list[Any], *, nkeys: int = 4) -> Any:
         shard, keys = self._keys(channel)
         try:
-            return await asyncio.wait_for(
-                script(shard.client, keys[:nkeys], args),
-                self._io_timeout + shard.timeouts.connect,
-            )
+            return await script.run(shard, keys[:nkeys], args)
         except (RedisError, OSError, TimeoutError) as exc:
             raise EngineError(f"redis presence: {describe_exception(exc)}") from exc
 

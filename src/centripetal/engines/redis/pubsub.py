@@ -7,6 +7,7 @@ that were subscribed before to ``on_lost``: publications sent meanwhile were mis
 positions are uncertain and must be re-checked (never a silent gap).
 
 Subscribes are batched: calls made in the same loop iteration go out as one ``SUBSCRIBE``.
+Messages are read in large slices and parsed with hiredis, many per wake-up.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
 
+import hiredis
 from redis.asyncio.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from centripetal.engines.base import EngineError
+from centripetal.engines.redis.pipeline import READ_SIZE, raw_streams, reply_error
 from centripetal.engines.redis.sharding import Shard, TLSConnection
 from centripetal.observability.logs import failure_log
 
@@ -253,16 +256,27 @@ class PubSubConnection:
             failures.failure("redis pubsub lost-channels callback", exc)
 
     async def _read_loop(self, conn: Connection) -> None:
+        """Read the connection in large slices and parse them with hiredis: one wake-up hands
+        every message that arrived to ``on_message`` (``pipeline.raw_streams``)."""
+        stream, _ = raw_streams(conn)
+        parser = hiredis.Reader()
+        on_message = self._on_message
         while True:
-            reply: Any = await conn.read_response()
+            data = await stream.read(READ_SIZE)
+            if not data:
+                raise RedisConnectionError("connection closed by the server")
             self._last_rx = time.monotonic()
-            if not isinstance(reply, list) or not reply:
-                continue
-            kind = reply[0]
-            if kind == b"message":
-                self._on_message(reply[1].decode(), reply[2])
-            elif kind == b"subscribe":
-                self._confirm(reply[1].decode())
+            parser.feed(data)
+            while (reply := parser.gets()) is not False:
+                if isinstance(reply, hiredis.ReplyError):
+                    raise reply_error(reply)
+                if not isinstance(reply, list) or not reply:
+                    continue
+                kind = reply[0]
+                if kind == b"message":
+                    on_message(reply[1].decode(), reply[2])
+                elif kind == b"subscribe":
+                    self._confirm(reply[1].decode())
 
     def _confirm(self, channel: str) -> None:
         if channel not in self.wanted:

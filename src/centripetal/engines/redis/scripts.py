@@ -44,6 +44,16 @@ class Script:
             await client.script_load(self.source)
             return await client.evalsha(self.sha, len(keys), *keys, *args)
 
+    async def run(self, shard: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run on ``shard``'s pipeline (``Shard.execute``, routed by the first key); NOSCRIPT
+        loads the script on that server and runs it again."""
+        key = keys[0]
+        try:
+            return await shard.execute("EVALSHA", self.sha, len(keys), *keys, *args, key=key)
+        except NoScriptError:
+            await shard.execute("SCRIPT", "LOAD", self.source, key=key)
+            return await shard.execute("EVALSHA", self.sha, len(keys), *keys, *args, key=key)
+
     async def on_replica(
         self, client: Any, keys: Sequence[str], args: Sequence[Any], *, cluster: bool
     ) -> Any:

@@ -14,6 +14,13 @@ Centrifugo's client does); ``force_resp2`` pins them to RESP2. PUB/SUB connectio
 RESP2: redis-py hands RESP3 push frames through extra per-message dispatch, measured at about
 half the message rate of RESP2 on the same reader.
 
+Commands (EN-03, EN-04): every command of the engine goes through ``Shard.execute``, which
+pipelines it automatically (``pipeline``) on one connection per Redis server: the server of a
+single-address or Sentinel shard, or the Cluster node that holds the command's key. The
+connection is made by redis-py from the shard's own connection settings. A Cluster reply
+``MOVED``/``ASK``/``TRYAGAIN``/``CLUSTERDOWN`` or a lost node hands that one command to
+redis-py's Cluster client, which follows the redirect and refreshes its slot table.
+
 Replicas (EN-03 ``replica_client``): with ``replica=True`` a Sentinel shard also gets a client
 on the replicas Sentinel reports (the master when there is none) and a Cluster shard a client
 that routes read-only commands to replicas; a single server address has no way to find its
@@ -22,22 +29,29 @@ replicas and gets none.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import AbstractConnection, Connection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.cluster import LoadBalancingStrategy
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, ResponseError
 
 from centripetal.engines.redis.addresses import ShardAddress, ShardTLS
+from centripetal.engines.redis.pipeline import Pipeline
 from centripetal.tls import ClientTLS
 
 __all__ = ["Shard", "TLSConnection", "fnv1a_64", "jump_hash", "shard_index"]
+
+# Cluster replies after which redis-py's Cluster client takes the command (it follows them)
+_CLUSTER_REDIRECTS = ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN")
 
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
@@ -122,6 +136,9 @@ class Shard:
         self.cluster = address.kind == "cluster"
         self.client_name = client_name
         self._sentinel: Sentinel | None = None
+        self._pipelines: dict[str, Pipeline] = {}
+        self._cluster_ready = False
+        self._cluster_init: asyncio.Task[Any] | None = None
         common: dict[str, Any] = {
             "socket_connect_timeout": timeouts.connect,
             "socket_timeout": timeouts.io,
@@ -177,6 +194,81 @@ class Shard:
             host, port = address.hosts[0]
             self.client = Redis(host=host, port=port, db=address.db, **common)
 
+    # -- commands ----------------------------------------------------------------------------
+
+    async def execute(self, *args: Any, key: str, retry: bool = True) -> Any:
+        """Run one command, pipelined with the others to the same server (module docstring).
+
+        ``key`` is a key the command touches (it picks the Cluster node); ``retry`` sends a
+        command lost with its connection once more (``Pipeline.execute``). Raises redis-py's
+        exceptions: ``ResponseError`` for an error reply, ``ConnectionError``/``TimeoutError``."""
+        if not self.cluster:
+            return await self._pipeline("", self._make_connection).execute(*args, retry=retry)
+        client = self.client
+        assert isinstance(client, RedisCluster)
+        if not self._cluster_ready:
+            await self._initialize_cluster(client)
+        try:
+            node = client.get_node_from_key(key)
+        except RedisClusterException:  # slot not covered now: redis-py re-reads the slots
+            node = None
+        if node is None:
+            return await client.execute_command(*args)
+        pipeline = self._pipeline(
+            node.name, lambda: node.connection_class(**node.connection_kwargs)
+        )
+        try:
+            return await pipeline.execute(*args, retry=False)
+        except ResponseError as exc:
+            if not str(exc).startswith(_CLUSTER_REDIRECTS):
+                raise
+        except RedisConnectionError:
+            if not retry:
+                raise
+        # the slot moved or its node is gone: redis-py finds the new owner and refreshes
+        return await client.execute_command(*args)
+
+    async def _initialize_cluster(self, client: RedisCluster) -> None:
+        """Read the slot table once; callers that arrive meanwhile wait for the same read and
+        go on in the order they came (their commands keep their order)."""
+        if self._cluster_init is None or self._cluster_init.done():
+            self._cluster_init = asyncio.get_running_loop().create_task(client.initialize())
+        try:
+            await asyncio.shield(self._cluster_init)
+        except RedisClusterException as exc:  # not a RedisError: say it as one
+            raise RedisConnectionError(f"redis cluster: {exc}") from exc
+        self._cluster_ready = True
+
+    def _make_connection(self) -> AbstractConnection:
+        """A new connection with the settings of the shard's pool (Sentinel: to the master)."""
+        client = self.client
+        assert isinstance(client, Redis)
+        return client.connection_pool.make_connection()
+
+    def _pipeline(self, name: str, make: Callable[[], AbstractConnection]) -> Pipeline:
+        pipeline = self._pipelines.get(name)
+        if pipeline is None:
+
+            async def open_connection() -> AbstractConnection:
+                conn = make()
+                await conn.connect()
+                return conn
+
+            where = name or ",".join(f"{h}:{p}" for h, p in self.address.hosts)
+            pipeline = Pipeline(
+                open_connection,
+                io_timeout=self.timeouts.io,
+                connect_timeout=self.timeouts.connect,
+                name=f"redis {where}",
+            )
+            self._pipelines[name] = pipeline
+        return pipeline
+
+    @property
+    def pipelines(self) -> list[Pipeline]:
+        """The pipelines opened so far (one per server reached)."""
+        return list(self._pipelines.values())
+
     def key(self, prefix: str, kind: str, channel: str, suffix: str = "") -> str:
         """``<prefix>.<kind>.<channel>[.<suffix>]``; cluster shards tag the channel (EN-06)."""
         name = "{" + channel + "}" if self.cluster else channel
@@ -202,6 +294,9 @@ class Shard:
         return str(host), int(port), kwargs
 
     async def close(self) -> None:
+        pipelines, self._pipelines = self._pipelines, {}
+        for pipeline in pipelines.values():
+            await pipeline.close()
         await self.client.aclose()
         if self.replica is not None:
             await self.replica.aclose()
