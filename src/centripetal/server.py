@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -203,6 +204,10 @@ async def serve(
     if config.pid_file:
         with open(config.pid_file, "w") as fh:
             fh.write(str(os.getpid()))
+    # everything built so far lives as long as the server: take it out of the collector's
+    # full passes, which otherwise walk it all (W5 on Redis: p99 50-54 ms -> 7-9 ms)
+    gc.collect()
+    gc.freeze()
     if ready is not None:
         ready.set()
     try:

@@ -28,6 +28,7 @@ async def iteration(writer: FrameWriter, hot: int, dirty: list[int]) -> None:
     for n in dirty:
         writer.mark(Conn(n))
     await asyncio.sleep(0)
+    await asyncio.sleep(0)  # joined frames are written one iteration later
 
 
 async def test_write_through_until_many_connections_get_a_second_message() -> None:
@@ -46,6 +47,25 @@ async def test_joined_until_frames_carry_about_one_message() -> None:
     assert not writer.write_through
     await iteration(writer, hot=0, dirty=[2, 1, 1, 1])  # 5 messages in 4 frames
     assert writer.write_through
+
+
+async def test_joined_frames_take_what_the_next_iteration_brings() -> None:
+    """Joined mode: the flush waits one more iteration, so a message queued then joins the
+    same frame; write-through mode flushes at the end of the iteration itself."""
+    writer = FrameWriter()
+    writer.write_through = False
+    conn = Conn(1)
+    writer.mark(conn)
+    await asyncio.sleep(0)
+    assert conn.queued == 1  # not written yet
+    conn.queued += 1  # the next poll brought a second message (conn is already marked)
+    await asyncio.sleep(0)
+    assert conn.queued == 0
+    writer = FrameWriter()
+    conn = Conn(1)
+    writer.mark(conn)
+    await asyncio.sleep(0)
+    assert conn.queued == 0
 
 
 async def test_hot_flags_are_cleared_after_the_iteration() -> None:

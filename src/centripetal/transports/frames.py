@@ -5,7 +5,9 @@ Two ways to send, chosen by load:
 * write-through (light load): the first message a connection gets in a loop iteration is
   written at once, so an idle connection does not wait for the rest of a fan-out (G3);
 * joined (heavy load): messages are queued and each connection's queue is joined into one
-  frame (newline-joined JSON or varint-delimited protobuf) when the iteration ends (G1, G2).
+  frame (newline-joined JSON or varint-delimited protobuf) one loop iteration later, so what
+  the next poll brings (the other publications in flight, a PUB/SUB read) joins the same
+  frames (G1, G2).
 
 After each iteration the writer looks at what happened: if many connections got a second
 message while writing through, it joins from then on; once joined frames carry about one
@@ -70,7 +72,10 @@ class FrameWriter:
         self._scheduled = True
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        self._loop.call_soon(self._flush_all)
+        if self.write_through:
+            self._loop.call_soon(self._flush_all)
+        else:  # joined: one more poll for the messages about to arrive to join this frame
+            self._loop.call_soon(self._loop.call_soon, self._flush_all)
 
     def _flush_all(self) -> None:
         self._scheduled = False
