@@ -102,3 +102,24 @@ def test_http_publish_counts_deliveries(smoke: tuple[Path, dict[str, Any]]) -> N
     assert with_subs["expected"] == with_subs["ok"] * SUBS
     assert with_subs["received"] == with_subs["expected"]
     assert doc["runs"]["floor"][0]["W5"] == {"skipped": "the floor server has no HTTP endpoint"}
+
+
+def test_publish_cost_reports_every_case() -> None:
+    """``bench.publish_cost`` (server CPU per engine publish) runs against a real
+    redis-server and prints one line per case, with positive figures; nothing is timed."""
+    from support.tools import require_tool
+
+    require_tool("redis-server")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.publish_cost", "--count", "300", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=scaled(60),
+    )
+    assert proc.returncode == 0, proc.stdout.decode()[-2000:] + proc.stderr.decode()[-2000:]
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0] == "server CPU per publish, µs (300 publishes, 64 in flight)"
+    cases = {line.split()[0]: line.split() for line in lines[2:]}
+    assert sorted(cases) == ["memory", "redis", "redis-history"]
+    for fields in cases.values():
+        assert float(fields[1]) >= 0

@@ -16,7 +16,8 @@ commands wait is dropped the same way with ``redis.exceptions.TimeoutError``.
 
 The connection is opened by redis-py (handshake, AUTH, ``CLIENT SETNAME``, TLS exactly as the
 shard is configured) and then read in large slices through hiredis, written without a
-round trip per command; ``raw_streams`` is the one place that reaches redis-py's streams.
+round trip per command (hiredis packs the commands); ``raw_streams`` is the one place that
+reaches redis-py's streams.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import hiredis
+from hiredis import pack_command
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
@@ -82,7 +84,7 @@ class Pipeline:
         self._io_timeout = io_timeout
         self._connect_timeout = connect_timeout
         self.name = name
-        self._queue: list[tuple[Sequence[Any], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._inflight: deque[asyncio.Future[Any]] = deque()
         self._conn: AbstractConnection | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -136,9 +138,7 @@ class Pipeline:
                         return
                 batch = self._queue[:MAX_BATCH]
                 del self._queue[:MAX_BATCH]
-                conn = self._conn
-                assert conn is not None
-                packed = conn.pack_commands([args for args, _ in batch])
+                packed = [pack_command(args) for args, _ in batch]
                 if not self._inflight:
                     self._progress = time.monotonic()
                 self._inflight.extend(fut for _, fut in batch)
@@ -149,7 +149,9 @@ class Pipeline:
                     try:
                         await asyncio.wait_for(writer.drain(), self._io_timeout)
                     except (OSError, TimeoutError) as exc:
-                        self._drop(conn, RedisTimeoutError(f"{self.name}: write: {exc!r}"))
+                        conn = self._conn
+                        if conn is not None:
+                            self._drop(conn, RedisTimeoutError(f"{self.name}: write: {exc!r}"))
                 else:
                     await asyncio.sleep(0)  # let callers of this iteration join the next write
         finally:
