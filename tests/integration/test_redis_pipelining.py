@@ -141,3 +141,21 @@ async def test_a_server_down_fails_fast_and_comes_back(server: RedisServer) -> N
         assert await shard.execute("INCR", "back", key="back") == 1
     finally:
         await shard.close()
+
+
+async def test_readonly_counts_as_a_lost_connection(server: RedisServer) -> None:
+    """A write answered ``READONLY`` (the server is a replica now, as after a Sentinel
+    failover) drops the connection, so the next one is opened anew — through Sentinel, to the
+    new master; reads still pass on a fresh connection."""
+    server.cli("FLUSHALL")
+    with RedisServer([*NO_PERSISTENCE, "--replicaof", "127.0.0.1", str(server.port)]) as replica:
+        shard = Shard(parse_address(replica.address), Timeouts(connect=1.0, io=0.5), NAME)
+        try:
+            with pytest.raises(RedisConnectionError, match="READONLY"):
+                await shard.execute("SET", "k", "v", key="k")
+            [pipeline] = shard.pipelines
+            assert pipeline.connections_opened == 2  # sent once more on a new connection
+            assert await shard.execute("GET", "k", key="k") is None
+            assert pipeline.connections_opened == 3
+        finally:
+            await shard.close()

@@ -21,8 +21,14 @@ from support.tools import require_tool
 
 from centripetal.config import config_from_mapping
 from centripetal.engines import create_engine
-from centripetal.engines.base import ClientInfo, HistoryFilter, PublishOptions
-from centripetal.engines.redis import RedisBroker, RedisPresenceManager
+from centripetal.engines.base import ClientInfo, EngineError, HistoryFilter, PublishOptions
+from centripetal.engines.redis import (
+    RedisBroker,
+    RedisPresenceManager,
+    Shard,
+    Timeouts,
+    parse_address,
+)
 
 
 def wait(predicate: object, timeout: float, what: str) -> None:
@@ -96,6 +102,54 @@ def sentinel_set() -> Iterator[tuple[RedisServer, RedisServer, RedisServer]]:
     finally:
         for server in reversed(servers):
             server.cleanup()
+
+
+async def test_publishes_follow_a_sentinel_failover_en03(
+    sentinel_set: tuple[RedisServer, RedisServer, RedisServer],
+) -> None:
+    """EN-03: after ``SENTINEL FAILOVER`` the old master answers ``READONLY``; the engine's
+    connection is dropped on that reply and the next one goes to the new master, so publishes
+    go on (at most the ones in flight at the switch fail) with offsets continuing there."""
+    master, replica, sentinel = sentinel_set
+    address = f"redis+sentinel://127.0.0.1:{sentinel.port}?sentinel_master_name=mymaster"
+    broker = RedisBroker(
+        [Shard(parse_address(address), Timeouts(connect=1.0, io=2.0))], prefix="fo"
+    )
+    broker.set_event_handler(RecordingHandler())
+    await broker.run()
+    opts = PublishOptions(history_size=100, history_ttl=300.0)
+    try:
+        first, _ = await broker.publish("ch", b"1", opts)
+        assert first.offset == 1
+        wait(
+            lambda: replica.cli("INFO", "replication").count("master_link_status:up") == 1,
+            15,
+            "the replica to be in sync",
+        )
+        sentinel.cli("SENTINEL", "FAILOVER", "mymaster")
+        wait(
+            lambda: (
+                str(replica.port) in sentinel.cli("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+            ),
+            20,
+            "the sentinel to promote the replica",
+        )
+        wait(lambda: "role:slave" in master.cli("INFO", "replication"), 20, "the demotion")
+        failures = 0
+        offsets: list[int] = []
+        deadline = time.monotonic() + scaled(20)
+        while len(offsets) < 5 and time.monotonic() < deadline:
+            try:
+                pos, _ = await broker.publish("ch", b"n", opts)
+                offsets.append(pos.offset)
+            except EngineError:
+                failures += 1
+                await asyncio.sleep(0.1)
+        assert offsets == [2, 3, 4, 5, 6]  # the history moved with the data to the new master
+        assert failures <= 1
+        assert int(replica.cli("XLEN", "fo.stream.ch")) == 6
+    finally:
+        await broker.close()
 
 
 async def test_sentinel_presence_reads_from_replica_en03(

@@ -9,7 +9,8 @@ loop iteration cost one write, one read and one Redis round trip instead of N, a
 reach Redis in the order they were issued (publications of a channel keep their order).
 
 Errors are per command: an error reply (``WRONGTYPE``, ``NOSCRIPT``, a failing script) fails
-only the caller that sent it. A broken connection fails every command already written with
+only the caller that sent it. ``READONLY`` (the server became a replica in a Sentinel failover)
+is treated as a broken connection: the next connection goes to the master Sentinel names. A broken connection fails every command already written with
 ``redis.exceptions.ConnectionError`` (the server may or may not have run them) and the next
 command opens a new connection. A connection that answers nothing for ``io_timeout`` while
 commands wait is dropped the same way with ``redis.exceptions.TimeoutError``.
@@ -195,11 +196,15 @@ class Pipeline:
                     if not inflight:
                         raise RedisConnectionError(f"{self.name}: a reply nobody asked for")
                     fut = inflight.popleft()
-                    if fut.done():
-                        continue  # its caller was cancelled; the order still holds
                     if isinstance(reply, hiredis.ReplyError):
-                        fut.set_exception(reply_error(reply))
-                    else:
+                        if str(reply).startswith("READONLY"):
+                            # a Sentinel failover made this server a replica: reconnect (to
+                            # the new master) and let the caller retry there
+                            inflight.appendleft(fut)
+                            raise RedisConnectionError(f"{self.name}: {reply}")
+                        if not fut.done():
+                            fut.set_exception(reply_error(reply))
+                    elif not fut.done():  # a cancelled caller's reply is skipped in order
                         fut.set_result(reply)
                 self._progress = time.monotonic()
         except asyncio.CancelledError:
