@@ -10,7 +10,8 @@ reach Redis in the order they were issued (publications of a channel keep their 
 
 Errors are per command: an error reply (``WRONGTYPE``, ``NOSCRIPT``, a failing script) fails
 only the caller that sent it. ``READONLY`` (the server became a replica in a Sentinel failover)
-is treated as a broken connection: the next connection goes to the master Sentinel names. A broken connection fails every command already written with
+is treated as a broken connection: the next connection goes to the master Sentinel names. A
+broken connection fails every command already written with
 ``redis.exceptions.ConnectionError`` (the server may or may not have run them) and the next
 command opens a new connection. A connection that answers nothing for ``io_timeout`` while
 commands wait is dropped the same way with ``redis.exceptions.TimeoutError``.
