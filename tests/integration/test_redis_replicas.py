@@ -60,6 +60,9 @@ def replica_of(master: RedisServer, extra: list[str] | None = None) -> RedisServ
     return replica
 
 
+TTL = 4.0  # presence_ttl of the Sentinel replica test: wide margins on a loaded machine
+
+
 def engine_config(address: str, prefix: str, ttl: float = 60.0) -> object:
     return config_from_mapping(
         {
@@ -126,7 +129,12 @@ async def test_publishes_follow_a_sentinel_failover_en03(
             15,
             "the replica to be in sync",
         )
-        sentinel.cli("SENTINEL", "FAILOVER", "mymaster")
+        # refused (NOGOODSLAVE) until the sentinel has fresh INFO from the replica
+        wait(
+            lambda: "OK" in sentinel.cli("SENTINEL", "FAILOVER", "mymaster"),
+            20,
+            "the sentinel to accept the failover",
+        )
         wait(
             lambda: (
                 str(replica.port) in sentinel.cli("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
@@ -162,7 +170,7 @@ async def test_sentinel_presence_reads_from_replica_en03(
     prefix = f"t{uuid.uuid4().hex[:8]}"
     address = f"redis+sentinel://127.0.0.1:{sentinel.port}?sentinel_master_name=mymaster"
     with caplog.at_level(logging.WARNING):
-        broker, pm = create_engine(engine_config(address, prefix, ttl=1.0))  # type: ignore[arg-type]
+        broker, pm = create_engine(engine_config(address, prefix, ttl=TTL))  # type: ignore[arg-type]
     assert caplog.records == []
     assert isinstance(pm, RedisPresenceManager) and isinstance(broker, RedisBroker)
     handler = RecordingHandler()
@@ -170,7 +178,9 @@ async def test_sentinel_presence_reads_from_replica_en03(
     await pm.run()
     await broker.run()
     try:
+        added_from = time.monotonic()
         await pm.add_presence("ch", "a", ClientInfo(user="u1", client="a"))
+        added_by = time.monotonic()
         await pm.add_presence("ch", "b", ClientInfo(user="u2", client="b"))
         master.cli("WAIT", "1", "2000")
         before = (calls(replica, "evalsha"), calls(master, "evalsha"))
@@ -180,9 +190,12 @@ async def test_sentinel_presence_reads_from_replica_en03(
         after = (calls(replica, "evalsha"), calls(master, "evalsha"))
         assert after == (before[0] + 2, before[1])  # both reads on the replica, none on master
 
-        await asyncio.sleep(0.6)
+        # refresh "b" well before "a" expires (an add drops only expired entries) ...
+        await asyncio.sleep(max(0.0, added_from + TTL - 1.5 - time.monotonic()))
         await pm.add_presence("ch", "b", ClientInfo(user="u2", client="b"))
-        await asyncio.sleep(0.6)  # "a" expired; nothing dropped it on the master yet
+        assert time.monotonic() < added_from + TTL, "too slow to refresh before the expiry"
+        # ... then until "a" expired: nothing dropped it on the master yet
+        await asyncio.sleep(max(0.0, added_by + TTL + 0.3 - time.monotonic()))
         master.cli("WAIT", "1", "2000")
         assert sorted(master.cli("HKEYS", f"{prefix}.presence.data.ch").split()) == ["a", "b"]
         assert list(await pm.presence("ch")) == ["b"]
