@@ -65,9 +65,11 @@ class TimerQueue:
 
     def schedule(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` after ``delay`` seconds (rounded up to the granularity)."""
-        loop = self._get_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._get_loop()
         g = self._granularity
-        deadline = math.ceil((loop.time() + max(delay, 0.0)) / g) * g
+        deadline = math.ceil((loop.time() + (delay if delay > 0.0 else 0.0)) / g) * g
         timer = Timer(deadline, callback, self)
         self._seq += 1
         heapq.heappush(self._heap, (deadline, self._seq, timer))

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from session_harness import Client, make_node, now, sub_token, token
 
+from centripetal.core.session import new_client_id
 from centripetal.engines.base import Publication, StreamPosition
+
+
+def test_client_ids_are_random_version_4_uuids_p30() -> None:
+    ids = [new_client_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    for client_id in ids:
+        parsed = uuid.UUID(client_id)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == client_id  # the canonical lower-case 8-4-4-4-12 form
 
 
 async def test_connect_reply_fields_p30() -> None:

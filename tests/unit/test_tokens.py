@@ -11,6 +11,7 @@ import pytest
 
 from centripetal.config import schema
 from centripetal.core.tokens import (
+    MAX_KNOWN_HEADERS,
     ConnectTokenClaims,
     SubscribeOptionsClaim,
     SubscribeTokenClaims,
@@ -84,6 +85,33 @@ async def test_corpus_token_rejected_with_exact_class_and_code(case: jc.Case) ->
         await call(case.token)
     assert type(info.value) is case.expected
     assert code_for(info.value, case.kind) == case.code
+
+
+@pytest.mark.parametrize("mode", ["hmac", "aud_iss", "rotated", "rsa"])
+async def test_corpus_rejected_the_same_once_headers_are_known(mode: jc.Mode) -> None:
+    """One verifier for every case of a mode, after it accepted tokens whose headers the
+    corpus reuses: a known header skips only its own decoding, never a check (AU-04..AU-06)."""
+    v = verifier(mode)
+    alg = "RS256" if mode == "rsa" else "HS256"
+    key = jc.keys().rsa if mode == "rsa" else jc.HMAC_SECRET
+    claims: dict[str, Any] = {"sub": "42", "exp": jc.future()}
+    if mode == "aud_iss":
+        claims.update(aud=jc.AUDIENCE, iss=jc.ISSUER)
+    for header in ({"alg": alg, "typ": "JWT"}, {"alg": alg}):
+        assert (await v.verify_connect(jc.token(claims, alg=alg, key=key, header=header))).user
+    for case in (c for c in CORPUS if c.mode == mode):
+        call = v.verify_connect if case.kind == "connect" else v.verify_subscribe
+        with pytest.raises((TokenExpiredError, TokenInvalidError)) as info:
+            await call(case.token)
+        assert type(info.value) is case.expected, case.name
+
+
+async def test_known_headers_are_bounded() -> None:
+    v = verifier("hmac")
+    for i in range(MAX_KNOWN_HEADERS * 3):
+        header = {"alg": "HS256", "kid": f"key-{i}"}
+        assert (await v.verify_connect(jc.token({"sub": "42"}, header=header))).user == "42"
+        assert 1 <= len(v._headers) <= MAX_KNOWN_HEADERS
 
 
 NOT_SIGNATURE_DEFECTS = [

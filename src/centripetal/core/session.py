@@ -26,10 +26,11 @@ close.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
-import uuid
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from centripetal.core.channel_ops import ChannelOpsMixin
@@ -54,6 +55,9 @@ failures = failure_log(logger.name)  # one line per failure, repeats counted
 
 NEW, CONNECTED, FAILED, CLOSED = 0, 1, 2, 3
 
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})  # shared by sessions given none
+_NO_CHANNELS: frozenset[str] = frozenset()
+
 MAX_TTL = 365 * 24 * 3600  # P-94: TTL reported to clients is capped at 365 days
 REFRESH_PROXY_RETRY = 60.0  # P-94: refresh proxy failure retried after 60 s
 
@@ -72,6 +76,16 @@ _COMMAND_KINDS = (
     "sub_refresh",
     "ping",
 )
+
+
+def new_client_id() -> str:
+    """A random (version 4) UUID in its 36-character form, as Centrifugo's client ids: what
+    ``str(uuid.uuid4())`` gives, without building the ``UUID`` object on every connect."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _command_kind(cmd: messages.Command) -> str:
@@ -123,10 +137,10 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.codec = codec
         self.binary: bool = codec.binary
         self.transport = transport
-        self.headers = headers or {}
+        self.headers = headers or _NO_HEADERS
         self.emulated_headers: dict[str, str] = {}  # ConnectRequest.headers (TR-15)
         self.emulation = emulation
-        self.client_id = str(uuid.uuid4())
+        self.client_id = new_client_id()
         self.state = NEW
         self.user = ""
         self.conn_info: bytes | None = None
@@ -135,7 +149,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.name = ""
         self.version = ""
         self.subs: dict[str, Subscriber] = {}
-        self.token_channels: frozenset[str] = frozenset()
+        self.token_channels = _NO_CHANNELS
         self.awaiting_pong = False
         self.registered = False
         self.runner: CommandRunner | None = None  # client.concurrency > 1 (P-27)
@@ -353,7 +367,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
         self.user, self.conn_info, self.meta, self.expire_at = user, info, meta, expire_at
         self.name, self.version = req.name, req.version
         self.emulated_headers = req.headers or {}
-        self.token_channels = frozenset(token_subs)
+        self.token_channels = frozenset(token_subs) if token_subs else _NO_CHANNELS
         self.state = CONNECTED
         if self._stale_timer is not None:
             self._stale_timer.cancel()

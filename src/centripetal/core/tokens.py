@@ -60,6 +60,9 @@ __all__ = [
 MAX_TOKEN_SIZE = 65536
 """Tokens longer than this (characters) are rejected before decoding (reliability S-1)."""
 
+MAX_KNOWN_HEADERS = 64
+"""Distinct token header segments whose checked ``alg``/``kid`` are kept (``TokenVerifier``)."""
+
 _INT64_MAX = 2**63 - 1
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -194,14 +197,15 @@ def _reject_constant(name: str) -> Any:
     raise TokenInvalidError(f"{name} is not JSON")
 
 
+# one decoder for every token: ``json.loads`` with hooks would build a decoder per call
+_JSON = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_float=_finite, parse_constant=_reject_constant
+)
+
+
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_float=_finite,
-            parse_constant=_reject_constant,
-        )
+        value = _JSON.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise TokenInvalidError(f"token {what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -345,6 +349,9 @@ class TokenVerifier:
         self._aud_re = re.compile(cfg.audience_regex) if cfg.audience_regex else None
         self._iss_re = re.compile(cfg.issuer_regex) if cfg.issuer_regex else None
         self._user_path = cfg.user_id_claim.split(".") if cfg.user_id_claim else None
+        # header segment -> its (alg, kid), for headers that passed every check: the tokens
+        # of one issuer share a few headers, decoded once (bounded, see ``_header``)
+        self._headers: dict[str, tuple[str, str]] = {}
         if cfg.jwks_public_endpoint and jwks is None:
             raise ValueError("client.token.jwks_public_endpoint is set but no JWKS source given")
         # alg -> verification function (static keys, AU-05); unused when JWKS is on.
@@ -432,15 +439,16 @@ class TokenVerifier:
         parts = token.split(".")
         if len(parts) != 3:
             raise TokenInvalidError("token must have three segments")
-        header = _json_object(_b64url(parts[0]), "header")
-        claims = _json_object(_b64url(parts[1]), "claims")
-        signature = _b64url(parts[2])
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg.lower() == "none":
-            raise TokenInvalidError(f"algorithm {alg!r} is not allowed")
-        kid = header.get("kid", "")
-        if not isinstance(kid, str):
-            raise TokenInvalidError("header 'kid' must be a string")
+        known = self._headers.get(parts[0])
+        if known is None:
+            header = _json_object(_b64url(parts[0]), "header")
+            claims = _json_object(_b64url(parts[1]), "claims")
+            signature = _b64url(parts[2])
+            alg, kid = self._header(parts[0], header)
+        else:  # the same checks passed for this very segment before
+            alg, kid = known
+            claims = _json_object(_b64url(parts[1]), "claims")
+            signature = _b64url(parts[2])
         for name in ("sub", "iss", "jti", "client", "channel", "b64info"):
             _str(claims, name)
         for name in ("exp", "nbf", "iat"):
@@ -459,6 +467,19 @@ class TokenVerifier:
         if not ok:
             raise TokenInvalidError("bad token signature")
         return claims
+
+    def _header(self, segment: str, header: dict[str, Any]) -> tuple[str, str]:
+        """``alg`` and ``kid`` of a decoded header, checked; remembered for ``segment``."""
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg.lower() == "none":
+            raise TokenInvalidError(f"algorithm {alg!r} is not allowed")
+        kid = header.get("kid", "")
+        if not isinstance(kid, str):
+            raise TokenInvalidError("header 'kid' must be a string")
+        if len(self._headers) >= MAX_KNOWN_HEADERS:
+            self._headers.clear()
+        self._headers[segment] = (alg, kid)
+        return alg, kid
 
     async def _verify_jwks(self, alg: str, kid: str, signing_input: bytes, sig: bytes) -> bool:
         assert self._jwks is not None

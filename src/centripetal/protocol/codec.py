@@ -140,14 +140,22 @@ class PushEncoders:
         return code, reason
 
 
+_CODECS: dict[str, Codec] = {}  # imported on first use (every connection asks)
+
+
 def get_codec(name: str) -> Codec:
     """The codec singleton for ``"json"`` or ``"protobuf"`` (P-05, P-06)."""
+    codec = _CODECS.get(name)
+    if codec is not None:
+        return codec
     if name == "json":
         from centripetal.protocol.json_codec import JSON_CODEC
 
-        return JSON_CODEC
+        codec = _CODECS[name] = JSON_CODEC
+        return codec
     if name == "protobuf":
         from centripetal.protocol.protobuf_codec import PROTOBUF_CODEC
 
-        return PROTOBUF_CODEC
+        codec = _CODECS[name] = PROTOBUF_CODEC
+        return codec
     raise ValueError(f"unknown protocol codec {name!r}: expected 'json' or 'protobuf'")

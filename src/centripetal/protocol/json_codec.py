@@ -13,6 +13,7 @@ the decoder, whatever the bytes (nesting too deep included).
 
 from __future__ import annotations
 
+import keyword
 import re
 import sys
 from itertools import islice
@@ -137,52 +138,99 @@ def _build_mirrors() -> None:
 _build_mirrors()
 
 
-def _from_mirror(cls: type[Any], obj: Any) -> Any:
-    kw: dict[str, Any] = {}
+# -- converters: straight-line code per message class, generated from the field tables ----------
+#
+# Replies and commands are converted on every connect and subscribe: a loop over the field table
+# of the class, with a ``getattr`` and a kind test per field, costs about twice the code below,
+# which reads each field once and applies the same rule to it as the loop would.
+
+_ENCODE_RULES = {
+    F.SCALAR: "v",
+    F.RAW: '_Raw(v.replace(b"\\n", b"") if b"\\n" in v else v)',
+    F.MSG_LIST: "[to_json_obj(x) for x in v or ()]",
+    F.MSG_MAP: "{k: to_json_obj(x) for k, x in (v or {}).items()}",
+    F.SCALAR_MAP: "dict(v or {})",
+    F.SCALAR_LIST: "list(v or ())",
+}
+_TO_JSON: dict[type, Any] = {}
+_FROM_MIRROR: dict[type, Any] = {}
+
+
+def _read(name: str) -> str:
+    """The expression reading field ``name`` of ``obj``."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return f"obj.{name}"
+    return f"getattr(obj, {name!r})"
+
+
+def _compile(name: str, lines: list[str], env: dict[str, Any]) -> Any:
+    exec("\n".join(lines), env)  # the source is built above, from the field tables only
+    return env[name]
+
+
+def _to_json_converter(cls: type[Any]) -> Any:
+    """``to_json_obj`` for one class: per field, the omission rule (P-10, P-11), then the
+    conversion of its kind."""
+    lines = ["def to_json(obj):", "    out = {}"]
     for f in F.specs(cls):
-        v = getattr(obj, f.name)
-        kind = f.kind
-        if kind == F.MSG:
-            if v is not None:
-                kw[f.name] = _from_mirror(f.cls, v)
-        elif not v:
+        lines.append(f"    v = {_read(f.name)}")
+        if f.kind == F.MSG:
+            lines += ["    if v is not None:", f"        out[{f.name!r}] = to_json_obj(v)"]
             continue
-        elif kind == F.RAW:
-            kw[f.name] = bytes(v)
-        elif kind == F.MSG_LIST:
-            kw[f.name] = [_from_mirror(f.cls, x) for x in v]
-        elif kind == F.MSG_MAP:
-            kw[f.name] = {k: _from_mirror(f.cls, x) for k, x in v.items()}
+        indent = "    "
+        if not f.always:
+            lines.append("    if v:")
+            indent = "        "
+        lines.append(f"{indent}out[{f.name!r}] = {_ENCODE_RULES[f.kind]}")
+    lines.append("    return out")
+    fn = _compile("to_json", lines, {"_Raw": _Raw, "to_json_obj": to_json_obj})
+    _TO_JSON[cls] = fn
+    return fn
+
+
+def _from_mirror_converter(cls: type[Any]) -> Any:
+    """``_from_mirror`` for one class: set fields only (messages are built with their own
+    defaults), payloads copied out of ``msgspec.Raw``, nested messages converted."""
+    env: dict[str, Any] = {"cls": cls, "_from_mirror": _from_mirror}
+    lines = ["def from_mirror(obj):", "    kw = {}"]
+    for i, f in enumerate(F.specs(cls)):
+        lines.append(f"    v = {_read(f.name)}")
+        sub = f"sub{i}"
+        env[sub] = f.cls
+        if f.kind == F.MSG:
+            lines += ["    if v is not None:", f"        kw[{f.name!r}] = _from_mirror({sub}, v)"]
+            continue
+        if f.kind == F.RAW:
+            value = "bytes(v)"
+        elif f.kind == F.MSG_LIST:
+            value = f"[_from_mirror({sub}, x) for x in v]"
+        elif f.kind == F.MSG_MAP:
+            value = f"{{k: _from_mirror({sub}, x) for k, x in v.items()}}"
         else:
-            kw[f.name] = v
-    return cls(**kw)
+            value = "v"
+        lines += ["    if v:", f"        kw[{f.name!r}] = {value}"]
+    lines.append("    return cls(**kw)")
+    fn = _compile("from_mirror", lines, env)
+    _FROM_MIRROR[cls] = fn
+    return fn
+
+
+def _from_mirror(cls: type[Any], obj: Any) -> Any:
+    """The message of class ``cls`` holding what the decoded mirror ``obj`` holds."""
+    convert = _FROM_MIRROR.get(cls)
+    if convert is None:
+        convert = _from_mirror_converter(cls)
+    return convert(obj)
 
 
 def to_json_obj(obj: msgspec.Struct) -> dict[str, Any]:
     """A message as a plain dict ready for msgspec: omission rules applied (P-10, P-11),
     payloads wrapped in ``msgspec.Raw`` with ``\\n`` stripped (P-08)."""
-    out: dict[str, Any] = {}
-    for f in F.specs(type(obj)):
-        v = getattr(obj, f.name)
-        kind = f.kind
-        if kind == F.MSG:
-            if v is not None:
-                out[f.name] = to_json_obj(v)
-        elif not v and not f.always:
-            continue
-        elif kind == F.SCALAR:
-            out[f.name] = v
-        elif kind == F.RAW:
-            out[f.name] = _Raw(v.replace(b"\n", b"") if b"\n" in v else v)
-        elif kind == F.MSG_LIST:
-            out[f.name] = [to_json_obj(x) for x in v or ()]
-        elif kind == F.MSG_MAP:
-            out[f.name] = {k: to_json_obj(x) for k, x in (v or {}).items()}
-        elif kind == F.SCALAR_MAP:
-            out[f.name] = dict(v or {})
-        else:
-            out[f.name] = list(v or ())
-    return out
+    convert = _TO_JSON.get(type(obj))
+    if convert is None:
+        convert = _to_json_converter(type(obj))
+    result: dict[str, Any] = convert(obj)
+    return result
 
 
 # -- generic messages ------------------------------------------------------------------------------

@@ -41,9 +41,10 @@ class UpgradeRequest:
         if index is None:
             index = self._index = {}
             for key, value in self.headers:
-                found = index.get(key.lower())
+                name = key.lower()
+                found = index.get(name)
                 if found is None:
-                    index[key.lower()] = [value]
+                    index[name] = [value]
                 else:
                     found.append(value)
         return index
@@ -63,6 +64,8 @@ class UpgradeRequest:
     def query(self) -> dict[str, str]:
         """The URL query (first value of each name)."""
         out: dict[str, str] = {}
+        if not self.query_string:
+            return out
         for key, value in parse_qsl(self.query_string, keep_blank_values=True):
             out.setdefault(key, value)
         return out

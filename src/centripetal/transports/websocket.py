@@ -74,6 +74,8 @@ if TYPE_CHECKING:
     from centripetal.timers import Timer, TimerQueue
 
 logger = logging.getLogger("centripetal.websocket")
+# the logger websockets' protocol picks for itself, looked up once, not per connection
+_WS_LOGGER = logging.getLogger("websockets.server")
 
 SUBPROTOCOLS = ("centrifuge-json", "centrifuge-protobuf")
 CLOSE_TIMEOUT = 5.0  # D-WS1: wait up to 5 s for the peer's close frame
@@ -150,13 +152,17 @@ def hand_over(
         conn.data_received(rest)
 
 
-def kept_headers(request: UpgradeRequest, wanted: frozenset[str] | set[str]) -> CIMultiDict[str]:
-    """Only the handshake headers a proxy forwards or the user id comes from (PX-04)."""
+def kept_headers(
+    request: UpgradeRequest, wanted: frozenset[str] | set[str]
+) -> CIMultiDict[str] | None:
+    """Only the handshake headers a proxy forwards or the user id comes from (PX-04); None
+    when no header is wanted."""
+    if not wanted:
+        return None
     kept: CIMultiDict[str] = CIMultiDict()
-    if wanted:
-        for name, value in request.headers:
-            if name.lower() in wanted:
-                kept.add(name, value)
+    for name, value in request.headers:
+        if name.lower() in wanted:
+            kept.add(name, value)
     return kept
 
 
@@ -191,7 +197,7 @@ class FramedConnection(asyncio.Protocol, abc.ABC):
         timers: TimerQueue | None = None,
     ) -> None:
         self.transport = transport
-        self.ws = _ServerProtocol(state=State.OPEN, max_size=max_size)
+        self.ws = _ServerProtocol(state=State.OPEN, max_size=max_size, logger=_WS_LOGGER)
         self.closing = False
         self.write_timeout = write_timeout if timers is not None else 0.0  # D-3009
         self._timers = timers
@@ -581,7 +587,7 @@ class WebSocketEndpoint:
             return Rejection(503, b"Service Unavailable")
         return None
 
-    def _select_codec(self, subprotocol: str | None, query: dict[str, str]) -> Codec:
+    def _select_codec(self, subprotocol: str | None, query: dict[str, str], version: str) -> Codec:
         if (
             subprotocol == "centrifuge-protobuf"
             or query.get("cf_protocol") == "protobuf"
@@ -590,7 +596,7 @@ class WebSocketEndpoint:
             name = "protobuf"
         else:
             name = "json"
-        if forced_version(query) == "v1":  # L-59
+        if version == "v1":  # L-59
             return get_legacy_codec(name)
         return get_codec(name)
 
@@ -602,8 +608,9 @@ class WebSocketEndpoint:
             return
         subprotocol = select_subprotocol(request, SUBPROTOCOLS)
         query = request.query()
-        codec = self._select_codec(subprotocol, query)
-        conn = WebSocketConnection(self, transport, codec, detect=not forced_version(query))
+        version = forced_version(query)
+        codec = self._select_codec(subprotocol, query, version)
+        conn = WebSocketConnection(self, transport, codec, detect=not version)
         negotiated = self.deflate.negotiate(request) if self.deflate is not None else None
         if negotiated is not None and self.deflate_writer is not None:
             conn.writer = self.deflate_writer  # compressed frames, shared the same way
