@@ -116,6 +116,7 @@ class FrontProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._front.untrack(self)
         self._closing = True
+        self._detach_parser()
         if self._api is not None:
             self._api.cancel()
         if self._relay is not None:
@@ -293,9 +294,17 @@ class FrontProtocol(asyncio.Protocol):
         self._raw = None
         self.deadline = 0.0
         self._front.untrack(self)
+        self._detach_parser()  # the transport has a new protocol; this one is done
         if transport is not None and not transport.is_closing():
             endpoint, request = target
             endpoint.upgrade(transport, request, rest)
+
+    def _detach_parser(self) -> None:
+        """Drop the parser, whose callbacks point back here: without that cycle a finished
+        protocol is freed at once instead of waiting for a full collection (a reconnect storm
+        left 20 such objects per connection, freed by one 260 ms collection later on)."""
+        if "_parser" in self.__dict__:
+            del self._parser
 
     # -- httptools callbacks -------------------------------------------------------------------
 
