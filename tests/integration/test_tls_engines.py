@@ -252,3 +252,32 @@ def test_nats_refused_at_start(
     assert "exit code: 1" in str(exc.value)
     assert "engine start failed: nats: cannot connect" in str(exc.value)
     assert reason in str(exc.value)
+
+
+async def test_redis_alert_named_when_it_arrives_before_the_first_command(
+    pki: PKI, redis_mutual: RedisServer
+) -> None:
+    """EN-03: with TLS 1.3 a refused client certificate comes as an alert after the TLS
+    handshake. When it arrives before the first command is written, redis-py only says the
+    server closed the connection; the engine's TLS connection adds the alert (held back here
+    by a pause before the first command)."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from centripetal.engines.redis.sharding import TLSConnection
+    from centripetal.tls import ClientTLS
+
+    class Late(TLSConnection):
+        async def on_connect_check_health(self, check_health: bool = True) -> None:
+            await asyncio.sleep(0.3)  # the alert is in by now
+            await super().on_connect_check_health(check_health=check_health)
+
+    conn = Late(
+        tls=ClientTLS(pki.client_context(with_cert=False), None),
+        host="127.0.0.1",
+        port=redis_mutual.port,
+    )
+    with pytest.raises(RedisConnectionError, match="CERTIFICATE_REQUIRED"):
+        await conn.connect()
+    await conn.disconnect()

@@ -99,6 +99,19 @@ class TLSConnection(Connection):
             args["server_hostname"] = self.tls.server_name
         return args
 
+    async def on_connect_check_health(self, check_health: bool = True) -> None:
+        """The handshake after TLS; when the server closed the connection meanwhile (with TLS
+        1.3 a refused client certificate arrives as an alert after the TLS handshake), the
+        error names the alert instead of only "closed by the server"."""
+        reader = self._reader
+        try:
+            await super().on_connect_check_health(check_health=check_health)
+        except RedisConnectionError as exc:
+            reason = reader.exception() if reader is not None else None
+            if reason is None or str(reason) in str(exc):
+                raise
+            raise RedisConnectionError(f"{exc} ({reason})") from reason
+
 
 @dataclass(slots=True)
 class Timeouts:
