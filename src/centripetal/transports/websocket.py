@@ -552,6 +552,12 @@ class WebSocketConnection(FramedConnection):
                 await worker
         if self.session is not None:
             await self.session.on_transport_closed()
+        # The session and this connection hold each other, and websockets keeps the EOFError
+        # of a connection closed without a close frame, whose traceback holds its parser:
+        # cycles that kept every finished connection (14-18 objects) until a full collection,
+        # 240-260 ms after a 5,000-connection storm. Nothing uses them once it is gone.
+        self.session = None
+        self.ws.parser_exc = None
 
 
 class WebSocketEndpoint:
