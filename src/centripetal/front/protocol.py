@@ -119,6 +119,7 @@ class FrontProtocol(asyncio.Protocol):
         self._detach_parser()
         if self._api is not None:
             self._api.cancel()
+            self._api = None  # it holds this protocol: no cycle left behind
         if self._relay is not None:
             self._relay.connection_lost(exc)
 
