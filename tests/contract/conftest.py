@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from contract.engine_harness import ENGINE_FACTORIES, EngineHarness
 from contract.redis_harness import REDIS_ENGINES, redis_harness
-from support.redis import RedisServer, start_cluster
+from support.redis import RedisServer, running_cluster
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +32,8 @@ def contract_redis_servers() -> Iterator[list[RedisServer]]:
 
 @pytest.fixture(scope="session")
 def contract_redis_cluster() -> Iterator[list[RedisServer]]:
-    nodes = start_cluster()
-    try:
+    with running_cluster() as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            node.cleanup()
 
 
 async def _start(request: pytest.FixtureRequest, name: str) -> EngineHarness:

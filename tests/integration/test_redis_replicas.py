@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from contract.engine_harness import RecordingHandler
-from support.redis import RedisServer, cluster_port, redis_cli
+from support.redis import CLUSTER_NODE, RedisServer, cluster_port, redis_cli
 from support.timing import scaled
 from support.tools import require_tool
 
@@ -227,18 +227,7 @@ async def test_sentinel_presence_reads_from_replica_en03(
 def cluster_pair() -> Iterator[tuple[RedisServer, RedisServer]]:
     """A one-master Redis Cluster (all 16384 slots) with one replica."""
     require_tool("redis-cli")
-    args = [
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        "nodes.conf",
-        "--cluster-node-timeout",
-        "2000",
-    ]
+    args = CLUSTER_NODE
     nodes: list[RedisServer] = []
     try:
         master = RedisServer(args, port=cluster_port()).start()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from contract.engine_harness import RecordingHandler
-from support.redis import RedisServer, sentinel_for, start_cluster
+from support.redis import RedisServer, running_cluster, sentinel_for
 from support.timing import scaled
 
 from centripetal.engines.base import (
@@ -106,12 +106,8 @@ async def test_sentinel_master_discovery(sentinel: tuple[RedisServer, RedisServe
 
 @pytest.fixture
 def cluster() -> Iterator[list[RedisServer]]:
-    nodes = start_cluster()
-    try:
+    with running_cluster() as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            node.cleanup()
 
 
 async def test_cluster_publish_history_pubsub(cluster: list[RedisServer]) -> None:

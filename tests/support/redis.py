@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from support.ports import free_port
@@ -33,6 +33,16 @@ __all__ = [
 ]
 
 NO_PERSISTENCE: tuple[str, ...] = ("--save", "", "--appendonly", "no")
+# the arguments of a Redis Cluster node (no persistence, 2 s node timeout)
+CLUSTER_NODE: tuple[str, ...] = (
+    *NO_PERSISTENCE,
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "2000",
+)
 
 
 class RedisServer:
@@ -209,19 +219,10 @@ def start_cluster(masters: int = 3) -> list[RedisServer]:
     ``cluster_state:ok`` on every node. The caller cleans the nodes up (also on failure: the
     started ones are cleaned here before raising)."""
     cli = require_tool("redis-cli")
-    args = [
-        *NO_PERSISTENCE,
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        "nodes.conf",
-        "--cluster-node-timeout",
-        "2000",
-    ]
     nodes: list[RedisServer] = []
     try:
         for _ in range(masters):
-            nodes.append(RedisServer(args, port=cluster_port()).start())
+            nodes.append(RedisServer(CLUSTER_NODE, port=cluster_port()).start())
         addrs = [n.address for n in nodes]
         subprocess.run(
             [cli, "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
@@ -239,6 +240,17 @@ def start_cluster(masters: int = 3) -> list[RedisServer]:
             node.cleanup()
         raise
     return nodes
+
+
+@contextlib.contextmanager
+def running_cluster(masters: int = 3) -> Iterator[list[RedisServer]]:
+    """``start_cluster`` for a ``with`` block: the nodes are cleaned up when it ends."""
+    nodes = start_cluster(masters)
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            node.cleanup()
 
 
 def redis_cli(port: int, *command: str, timeout: float = 10.0) -> str:
