@@ -101,6 +101,16 @@ def centrifugo_config(port: int, redis_url: str = "") -> dict[str, Any]:
     }
 
 
+def _shown(path: str) -> str:
+    """A path as the report shows it: relative to the repository when inside it, with ``~``
+    for the home directory otherwise (the report names no machine's directories)."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(ROOT):
+        return str(resolved.relative_to(ROOT))
+    home = Path.home()
+    return "~/" + str(resolved.relative_to(home)) if resolved.is_relative_to(home) else path
+
+
 def centripetal_source() -> dict[str, Any]:
     """Which centripetal the servers run: the package directory the benchmark's interpreter
     imports (the same as ``python -m centripetal`` from the repository root), its version, and
@@ -113,7 +123,7 @@ def centripetal_source() -> dict[str, Any]:
     if proc.returncode != 0:
         return {"error": proc.stderr.decode(errors="replace")[-300:]}
     path, version = proc.stdout.decode().split()
-    info: dict[str, Any] = {"path": path, "version": version}
+    info: dict[str, Any] = {"path": _shown(path), "version": version}
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, cwd=path)
     if head.returncode == 0:
         status = subprocess.run(
@@ -153,7 +163,7 @@ def prepare(name: str) -> tuple[str | None, dict[str, Any]]:
         binary = _centrifugo()
         if isinstance(binary, str):
             return binary, {}
-        return None, {"binary": binary.path, "module": binary.module, "go": binary.go}
+        return None, {"binary": _shown(binary.path), "module": binary.module, "go": binary.go}
     if name == "centripetal-redis-2w" and not has_workers_flag():
         return (
             f"this centripetal has no --workers flag (`python -m centripetal --help`), "
