@@ -260,11 +260,13 @@ def test_descendants_include_grandchildren_and_nothing_else() -> None:
 
 def test_the_report_names_the_centripetal_source_the_servers_run() -> None:
     """The servers run ``python -m centripetal`` with the benchmark's interpreter and
-    environment: the report records which package tree (and commit) that imports."""
+    environment: the report records which package tree (and commit) that imports, relative
+    to the repository (no machine directories in the report)."""
     import centripetal
 
     info = systems.centripetal_source()
-    assert info["path"] == os.path.dirname(centripetal.__file__)
+    tree = Path(centripetal.__file__).resolve().parent
+    assert info["path"] == str(tree.relative_to(systems.ROOT)) == "src/centripetal"
     assert info["version"] == centripetal.__version__
     commit = info["commit"].removesuffix("+dirty")
     assert len(commit) == 40 and set(commit) <= set("0123456789abcdef")
