@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from bench.systems import SYSTEMS
 
 
 @dataclass(frozen=True)
@@ -42,17 +44,7 @@ class Mode:
     # the Redis systems run W1, W2 and W5 only; Centrifugo needs Go (or a cached build) and
     # centripetal-redis-2w a centripetal with --workers: without them the report says why.
     # Smoke mode names neither, nor anything Redis, so it never builds or starts them.
-    systems: tuple[str, ...] = field(
-        default=(
-            "centripetal",
-            "centrifugo",
-            "centripetal-redis",
-            "centrifugo-redis",
-            "centripetal-redis-2w",
-            "channels",
-            "floor",
-        )
-    )
+    systems: tuple[str, ...] = SYSTEMS
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,6 +10,7 @@ fixture over the Redis engines only.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -36,7 +37,10 @@ def contract_redis_cluster() -> Iterator[list[RedisServer]]:
         yield nodes
 
 
-async def _start(request: pytest.FixtureRequest, name: str) -> EngineHarness:
+@contextlib.asynccontextmanager
+async def _running(request: pytest.FixtureRequest, name: str) -> AsyncIterator[EngineHarness]:
+    """The harness of engine ``name``, running (presence manager, then broker) until the
+    block ends."""
     if name == "redis-cluster":
         nodes: list[RedisServer] = request.getfixturevalue("contract_redis_cluster")
         harness = await redis_harness(name, nodes)
@@ -48,27 +52,20 @@ async def _start(request: pytest.FixtureRequest, name: str) -> EngineHarness:
         harness = await ENGINE_FACTORIES[name]()
     await harness.presence.run()
     await harness.broker.run()
-    return harness
-
-
-async def _stop(harness: EngineHarness) -> None:
-    await harness.broker.close()
-    await harness.presence.close()
+    try:
+        yield harness
+    finally:
+        await harness.broker.close()
+        await harness.presence.close()
 
 
 @pytest.fixture(params=[*sorted(ENGINE_FACTORIES), *REDIS_ENGINES])
 async def engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineHarness]:
-    harness = await _start(request, request.param)
-    try:
+    async with _running(request, request.param) as harness:
         yield harness
-    finally:
-        await _stop(harness)
 
 
 @pytest.fixture(params=REDIS_ENGINES)
 async def redis_engine(request: pytest.FixtureRequest) -> AsyncIterator[EngineHarness]:
-    harness = await _start(request, request.param)
-    try:
+    async with _running(request, request.param) as harness:
         yield harness
-    finally:
-        await _stop(harness)
