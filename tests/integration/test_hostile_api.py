@@ -14,6 +14,7 @@ import asyncio
 import http.client
 import json
 import typing
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from centrifuge import Client as WsClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.hostile import Record
 from support.server import ServerProcess
 from support.timing import scaled
 from support.tokens import connection_token
@@ -198,13 +200,16 @@ def hostile_bodies(method: str) -> Iterator[tuple[str, bytes]]:
 
 
 @pytest.mark.parametrize("method", sorted(REQUESTS))
-def test_hostile_bodies_are_400_bad_request_api_05(method: str, api: Api) -> None:
-    seen = 0
+def test_hostile_bodies_are_400_bad_request_api_05(
+    method: str, api: Api, record_property: Record
+) -> None:
+    answers: Counter[str] = Counter()
     for what, body in hostile_bodies(method):
         status, out = api.post(f"/api/{method}", body)
+        answers[f"{status} {out[:40].decode(errors='replace')}"] += 1
         assert (status, out) == (400, b"Bad Request"), (method, what, status, out[:200])
-        seen += 1
-    assert seen >= 4
+    record_property("answers", dict(answers))
+    assert answers.total() >= 4
 
 
 def test_transport_error_mode_still_400_for_undecodable_bodies_api_06(api: Api) -> None:
@@ -262,7 +267,7 @@ async def test_in_range_extremes_never_error_100_with_a_connected_client_api_05(
 # -- legacy format (API-03) -----------------------------------------------------------------
 
 
-def test_legacy_bad_params_answer_107_per_command_api_03(api: Api) -> None:
+def test_legacy_bad_params_answer_107_per_command_api_03(api: Api, record_property: Record) -> None:
     """Params that do not decode for their method: that command's error 107, the others
     run. (Params nested too deep cannot even be skipped: the line itself is undecodable.)"""
     lines = [
@@ -281,6 +286,9 @@ def test_legacy_bad_params_answer_107_per_command_api_03(api: Api) -> None:
     status, out = api.post("/api", b"\n".join(lines))
     assert status == 200, out[:300]
     replies = [json.loads(x) for x in out.split(b"\n")]
+    record_property(
+        "reply_by_id", {r.get("id"): r.get("error", {}).get("code", "result") for r in replies}
+    )
     assert [r["id"] for r in replies] == list(range(1, 12))
     assert "result" in replies[0] and "result" in replies[10]
     for reply in replies[1:10]:
@@ -374,7 +382,11 @@ def random_body(draw: st.DrawFn, method: str) -> bytes:
 
 
 @pytest.mark.parametrize("method", sorted(REQUESTS))
-def test_random_bodies_never_5xx_or_error_100_api_05(method: str, api: Api) -> None:
+def test_random_bodies_never_5xx_or_error_100_api_05(
+    method: str, api: Api, record_property: Record
+) -> None:
+    statuses: Counter[int] = Counter()
+
     @settings(
         max_examples=200,
         deadline=None,
@@ -383,9 +395,11 @@ def test_random_bodies_never_5xx_or_error_100_api_05(method: str, api: Api) -> N
     @given(random_body(method))
     def run(body: bytes) -> None:
         status, out = api.post(f"/api/{method}", body)
+        statuses[status] += 1
         assert_not_internal(method, status, out, body[:200])
 
     run()
+    record_property("statuses", dict(statuses))
 
 
 _legacy_line = st.fixed_dictionaries(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from support.hostile import Record
 from support.server import ServerProcess
 from support.timing import scaled
 from support.tokens import connection_token
@@ -72,9 +73,10 @@ FIRST_FRAMES = {
 
 @pytest.mark.parametrize("what", sorted(FIRST_FRAMES))
 async def test_hostile_first_json_frame_closes_with_3501_p13(
-    server: ServerProcess, what: str
+    server: ServerProcess, what: str, record_property: Record
 ) -> None:
     code = await close_code(server, [FIRST_FRAMES[what]], binary=False)
+    record_property("close_code", code)
     assert code in (3501, 3003), (what, code)  # 3003: the v1 codec's bad request (L-33)
 
 
@@ -87,9 +89,11 @@ async def test_hostile_first_json_frame_closes_with_3501_p13(
     ],
 )
 async def test_hostile_command_after_connect_closes_with_3501_p13(
-    server: ServerProcess, frame: bytes
+    server: ServerProcess, frame: bytes, record_property: Record
 ) -> None:
-    assert await close_code(server, [_connect(), frame], binary=False) == 3501
+    code = await close_code(server, [_connect(), frame], binary=False)
+    record_property("close_code", code)
+    assert code == 3501
 
 
 async def test_hostile_protobuf_frames_close_with_3501_p13(server: ServerProcess) -> None:

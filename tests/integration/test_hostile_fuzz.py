@@ -16,7 +16,7 @@ import random
 import time
 from typing import Any
 
-from support.hostile import api, rss_kb
+from support.hostile import Record, api, rss_growth, rss_kb
 from support.server import ServerFactory
 from support.timing import scaled
 from websockets.asyncio.client import connect
@@ -121,7 +121,10 @@ def mutate(rng: random.Random, data: bytes, *, text: bool) -> bytes:
     return bytes(raw)
 
 
-async def fuzz_one(port: int, rng: random.Random) -> None:
+async def fuzz_one(port: int, rng: random.Random) -> int:
+    """One connection sending up to ``FRAMES_PER_CONNECTION`` mutated frames; how many frames
+    (the connect included) went out before the server closed it."""
+    sent = 0
     text = rng.random() < 0.7
     query = "" if text else "?cf_protocol=protobuf"
     pool = JSON_COMMANDS if text else PROTO_COMMANDS
@@ -134,12 +137,15 @@ async def fuzz_one(port: int, rng: random.Random) -> None:
         ) as ws:
             if rng.random() < 0.8:
                 await ws.send(pool[0].decode() if text else pool[0])
+                sent += 1
             for _ in range(FRAMES_PER_CONNECTION):
                 frame = mutate(rng, rng.choice(pool), text=text)
                 await ws.send(frame.decode("utf-8", "replace") if text else frame)
+                sent += 1
             await asyncio.sleep(rng.choice([0, 0, 0.01, 0.05]))
     except (WebSocketException, OSError, TimeoutError):
         pass  # the server closing a connection that misbehaved is the point
+    return sent
 
 
 async def canary(port: int, received: list[int], ready: asyncio.Event) -> None:
@@ -167,7 +173,7 @@ def publish_all(port: int) -> None:
 
 
 async def test_mutated_frames_crash_nothing_and_the_canary_loses_nothing(
-    server_factory: ServerFactory,
+    server_factory: ServerFactory, record_property: Record
 ) -> None:
     server = server_factory(CONFIG)
     assert server.pid is not None
@@ -180,21 +186,33 @@ async def test_mutated_frames_crash_nothing_and_the_canary_loses_nothing(
     rng = random.Random(SEED)
     slots = asyncio.Semaphore(40)
 
-    async def one(seed: int) -> None:
+    async def one(seed: int) -> int:
         async with slots:
-            await fuzz_one(server.port, random.Random(seed))
+            return await fuzz_one(server.port, random.Random(seed))
 
     started = time.monotonic()
-    await asyncio.gather(*(one(rng.getrandbits(32)) for _ in range(CONNECTIONS)))
+    sent = await asyncio.gather(*(one(rng.getrandbits(32)) for _ in range(CONNECTIONS)))
     fuzz_time = time.monotonic() - started
     await publisher
     await asyncio.wait_for(watcher, scaled(20))
+    record_property("connections", CONNECTIONS)
+    record_property("frames_sent", sum(sent))
+    record_property("fuzz_seconds", round(fuzz_time, 3))
+    record_property("canary_received", len(received))
+    record_property("canary_lost", len(set(range(PUBLICATIONS)) - set(received)))
+    record_property("canary_in_order", received == sorted(received))
     assert received == list(range(PUBLICATIONS))  # nothing lost, nothing out of order
     assert server.running
     info = api(server.port, "info", {}, KEY)["result"]["nodes"][0]
+    record_property("clients_left", info["num_clients"])
     assert info["num_clients"] <= 1  # every fuzzing connection is gone (the canary may stay)
     log = server.log_text()
-    for bad in ("Traceback", "Task exception was never retrieved", "Unhandled", "ERROR"):
-        assert bad not in log, f"{bad!r} in the server log:\n{server.log_tail(80)}"
-    assert rss_kb(server.pid) - before < 40 * 1024
+    found = {
+        bad: log.count(bad)
+        for bad in ("Traceback", "Task exception was never retrieved", "Unhandled", "ERROR")
+    }
+    record_property("log_counts", found)
+    for bad, count in found.items():
+        assert not count, f"{bad!r} in the server log:\n{server.log_tail(80)}"
+    assert rss_growth(record_property, server.pid, before) < 40 * 1024
     assert fuzz_time < scaled(60)

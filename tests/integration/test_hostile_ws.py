@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from support.hostile import (
     RawWebSocket,
+    Record,
     api,
     disconnects,
     parse_frames,
+    rss_growth,
     rss_kb,
     tcp_established,
 )
@@ -74,28 +76,32 @@ def small_receive_buffer(ws: RawWebSocket) -> None:
 
 
 def test_one_byte_fragments_are_cut_off_with_1009_and_memory_stays(
-    server: ServerProcess,
+    server: ServerProcess, record_property: Record
 ) -> None:
     """A 65 KB message as one-byte fragments held ~4 MB per connection (20: +77 MB)."""
     assert server.pid is not None
     before = rss_kb(server.pid)
     sockets = [RawWebSocket(server.port) for _ in range(20)]
     try:
+        started = time.monotonic()
         fragment = RawWebSocket.frame(Opcode.CONT, b"x", fin=False)
         for ws in sockets:
             ws.send(RawWebSocket.frame(Opcode.TEXT, b"{", fin=False))
             ws.send(fragment * 65_000)
-        growth = rss_kb(server.pid) - before
+        growth = rss_growth(record_property, server.pid, before)
         codes = [ws.close_code(5) for ws in sockets]
+        record_property("seconds_to_close_all", round(time.monotonic() - started, 3))
     finally:
         for ws in sockets:
             ws.close()
+    record_property("connections", len(sockets))
+    record_property("close_codes", {code: codes.count(code) for code in set(codes)})
     assert codes == [1009] * 20
     assert growth < 10 * 1024
 
 
 def test_empty_continuation_frames_count_and_close_the_connection(
-    server: ServerProcess,
+    server: ServerProcess, record_property: Record
 ) -> None:
     """1,000,000 empty continuation frames never counted towards the limit (+8 MB, open)."""
     assert server.pid is not None
@@ -104,20 +110,27 @@ def test_empty_continuation_frames_count_and_close_the_connection(
         started = time.monotonic()
         ws.send(RawWebSocket.frame(Opcode.TEXT, b"{", fin=False))
         empty = RawWebSocket.frame(Opcode.CONT, b"", fin=False) * 10_000
+        batches = 0
         for _ in range(100):
             if not ws.send(empty):
                 break
+            batches += 1
         code = ws.close_code(5)
         elapsed = time.monotonic() - started
+    record_property("close_code", code)
+    record_property("seconds_to_close", round(elapsed, 3))
+    record_property("empty_frames_sent", batches * 10_000)
     assert code == 1009
     assert elapsed < scaled(3)
-    assert rss_kb(server.pid) - before < 4 * 1024
+    assert rss_growth(record_property, server.pid, before) < 4 * 1024
 
 
 # -- 4. reply amplification --------------------------------------------------------------------
 
 
-def test_replies_over_the_queue_limit_stop_the_frame_with_3008(server: ServerProcess) -> None:
+def test_replies_over_the_queue_limit_stop_the_frame_with_3008(
+    server: ServerProcess, record_property: Record
+) -> None:
     """One 57 KB frame of 1,000 ``history`` commands (100 publications of 10 KB each) from a
     client that never reads grew the server by 1,977 MB before the 3008 disconnect."""
     assert server.pid is not None
@@ -133,10 +146,12 @@ def test_replies_over_the_queue_limit_stop_the_frame_with_3008(server: ServerPro
         assert len(frame) < 65536
         ws.send_text(frame)
         time.sleep(scaled(1.5))
-        growth = rss_kb(server.pid) - before
+        growth = rss_growth(record_property, server.pid, before)
         code = ws.close_code(5)
     finally:
         ws.close()
+    record_property("frame_bytes", len(frame))
+    record_property("close_code", code)
     assert code == 3008
     # the kernel's socket buffers, ~1 MiB queued in the server, the one reply being built:
     # not 1,000 replies of 1 MB
@@ -157,7 +172,9 @@ def test_replies_over_the_queue_limit_stop_the_frame_with_3008(server: ServerPro
     ],
     ids=["first-line", "in-data", "unterminated-60k"],
 )
-def test_deep_nesting_is_answered_with_3501_at_once(server: ServerProcess, frame: bytes) -> None:
+def test_deep_nesting_is_answered_with_3501_at_once(
+    server: ServerProcess, frame: bytes, record_property: Record
+) -> None:
     """A 1,000-deep first frame killed the connection's task: no 3501, a valid connect
     behind it never answered, and the stale timer closed it 10 s later (3502)."""
     with RawWebSocket(server.port) as ws:
@@ -165,19 +182,26 @@ def test_deep_nesting_is_answered_with_3501_at_once(server: ServerProcess, frame
         ws.send_text(frame)
         code = ws.close_code(5)
         elapsed = time.monotonic() - started
+    log = server.log_text()
+    record_property("close_code", code)
+    record_property("seconds_to_close_frame", round(elapsed, 3))
+    record_property("tracebacks_in_log", log.count("Traceback"))
     assert code == 3501
     assert elapsed < scaled(1)
-    log = server.log_text()
     assert "Task exception was never retrieved" not in log and "Traceback" not in log
 
 
-def test_too_many_commands_in_one_frame_is_3501(server: ServerProcess) -> None:
+def test_too_many_commands_in_one_frame_is_3501(
+    server: ServerProcess, record_property: Record
+) -> None:
     """``client.max_commands_per_frame`` (1024, raised to channel_limit + 64)."""
     ws = connected(server)
     try:
         frame = b"\n".join(b'{"id":%d,"rpc":{"method":"x"}}' % (i + 2) for i in range(1500))
         ws.send_text(frame)
-        assert ws.close_code(5) == 3501
+        code = ws.close_code(5)
+        record_property("close_code", code)
+        assert code == 3501
     finally:
         ws.close()
 
@@ -212,7 +236,9 @@ def test_many_commands_within_the_limit_are_all_answered_in_order(server: Server
 # -- a client that does not read ----------------------------------------------------------------
 
 
-def test_ping_flood_from_a_client_that_never_reads_is_cut_off(server: ServerProcess) -> None:
+def test_ping_flood_from_a_client_that_never_reads_is_cut_off(
+    server: ServerProcess, record_property: Record
+) -> None:
     """Every ping is answered with a pong; unread pongs count against client.queue_max_size
     like any other data for the client: disconnected with 3008 once they pass it, then the
     socket aborted while the pongs (and the close frame) still pile up unread. The server's
@@ -231,17 +257,23 @@ def test_ping_flood_from_a_client_that_never_reads_is_cut_off(server: ServerProc
             except OSError:
                 break
             sent += 1
-        growth = rss_kb(server.pid) - before
+        growth = rss_growth(record_property, server.pid, before)
         elapsed = time.monotonic() - started
     finally:
         ws.close()
+    slow = disconnects(server.port, 3008)
+    record_property("ping_bytes_sent", sent * len(ping))
+    record_property("seconds_to_cut_off", round(elapsed, 3))
+    record_property("disconnects_3008", slow)
     assert sent < 300  # the connection was dropped during the flood
-    assert disconnects(server.port, 3008) == 1
+    assert slow == 1
     assert growth < 16 * 1024
     assert elapsed < scaled(5)
 
 
-def test_presence_drops_a_slow_client_at_the_3008_decision(server_factory: ServerFactory) -> None:
+def test_presence_drops_a_slow_client_at_the_3008_decision(
+    server_factory: ServerFactory, record_property: Record
+) -> None:
     """A client judged slow stayed listed in presence for ~5 s (until its socket closed)."""
     config = {**CONFIG, "client": {"insecure": True, "queue_max_size": 65536}}
     server = server_factory(config)
@@ -268,7 +300,11 @@ def test_presence_drops_a_slow_client_at_the_3008_decision(server_factory: Serve
         assert gone_at is not None, "the slow client was never dropped"
         # the socket still waits (up to 5 s) for a close frame the client never reads, but
         # presence did not wait for it
-        assert tcp_established(server.port, ws.sock.getsockname()[1])
+        still_open = tcp_established(server.port, ws.sock.getsockname()[1])
+        record_property("seconds_publishing_until_absent", round(gone_at - started, 3))
+        record_property("disconnects_3008", disconnects(server.port, 3008))
+        record_property("socket_open_when_absent", still_open)
+        assert still_open
     finally:
         ws.close()
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.hostile import Record
 from support.redis import RedisServer
 from support.server import ServerFactory, ServerProcess
 from support.timing import scaled
@@ -70,11 +71,15 @@ def outage_lines(server: ServerProcess, redis: RedisServer) -> tuple[list[str], 
 
 
 def test_500_failed_publishes_log_a_handful_of_lines_r4(
-    server_factory: ServerFactory, redis: RedisServer
+    server_factory: ServerFactory, redis: RedisServer, record_property: Record
 ) -> None:
     server = server_factory(node_config(redis, "info"))
     lines, text = outage_lines(server, redis)
     publish = [line for line in lines if "publish to 'chat:index'" in line]
+    record_property("failed_publishes", PUBLISHES)
+    record_property("log_lines", len(lines))
+    record_property("publish_lines", len(publish))
+    record_property("tracebacks", text.count("Traceback"))
     assert len(publish) == 2, "\n".join(lines)
     first, summary = publish
     assert " ERROR " in first

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from support.hostile import Record
 from support.server import ServerFactory, ServerProcess
 from support.timing import scaled
 
@@ -119,7 +120,7 @@ def log_lines(server: ServerProcess, needle: str) -> list[str]:
 
 
 async def test_50mb_answers_fail_closed_quickly_without_memory_growth(
-    big: BigBackend, server_factory: ServerFactory
+    big: BigBackend, server_factory: ServerFactory, record_property: Record
 ) -> None:
     server = server_factory(config(big.url, "ok"))
     assert server.pid is not None
@@ -133,19 +134,27 @@ async def test_50mb_answers_fail_closed_quickly_without_memory_growth(
         length_before = rss_kib(cfg_server.pid)
         ws2 = await open_ws(cfg_server)
         started = time.monotonic()
-        assert await ws2.call(connect={}) == {"id": 1, "error": INTERNAL}
-        assert time.monotonic() - started < scaled(2.0)
+        reply = await ws2.call(connect={})
+        elapsed = time.monotonic() - started
+        record_property("connect_reply", reply)
+        record_property("connect_seconds", round(elapsed, 3))
+        assert reply == {"id": 1, "error": INTERNAL}
+        assert elapsed < scaled(2.0)
         [line] = log_lines(cfg_server, "proxying connect to")
         assert f"to {big.url}/length for client " in line
         assert line.endswith(
             f"response too large: Content-Length {HUGE} exceeds http.max_response_size {MiB}"
         )
-        assert rss_kib(cfg_server.pid) - length_before < 8 * 1024
+        length_grown = rss_kib(cfg_server.pid) - length_before
+        record_property("connect_rss_growth_kib", length_grown)
+        assert length_grown < 8 * 1024
         await ws2.conn.close()
         # rpc through the named proxy "big": a chunked 50 MB body is cut at the cap
         for attempt in (1, 2, 3):
             started = time.monotonic()
             rep = await ws.call(rpc={"method": "m", "data": {}})
+            record_property(f"rpc_{attempt}_reply", rep)
+            record_property(f"rpc_{attempt}_seconds", round(time.monotonic() - started, 3))
             assert rep == {"id": 1 + attempt, "error": INTERNAL}
             assert time.monotonic() - started < scaled(2.0)
         lines = log_lines(server, "proxying rpc (proxy 'big')")
@@ -156,9 +165,11 @@ async def test_50mb_answers_fail_closed_quickly_without_memory_growth(
         )
         assert f"to {big.url}/chunked for client " in lines[0]
         grown = rss_kib(server.pid) - before
+        record_property("rpc_rss_growth_kib", grown)
         assert grown < 8 * 1024, f"RSS grew by {grown} KiB"
     finally:
         await ws.conn.close()
+    record_property("backend_bytes_sent", big.sent)
     assert big.sent["chunked"] < HUGE  # the backend was cut off, not drained
 
 

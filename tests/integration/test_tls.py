@@ -29,6 +29,7 @@ from cent import Client as CentClient
 from cent import PublishRequest
 from centrifuge import Client, PublicationContext, SubscriptionEventHandler
 from support.certs import PKI, make_pki
+from support.hostile import Record
 from support.node_js import check_ok, ensure_packages, events_of, scenario_runner
 from support.ports import free_port, port_accepts
 from support.server import ServerFactory, ServerProcess
@@ -149,14 +150,16 @@ def trusting(pki: PKI, *, with_cert: bool = False) -> ssl.SSLContext:
 
 @pytest.mark.parametrize("form", ["file", "raw", "base64"])
 async def test_wss_and_api_over_https_with_each_pem_form(
-    form: str, pki: PKI, server_factory: ServerFactory
+    form: str, pki: PKI, server_factory: ServerFactory, record_property: Record
 ) -> None:
     """SV-01: cert/key as a file path, raw PEM or base64 PEM; centrifuge-python over wss://
     receives what cent published over https://; plain HTTP on the same port gets nothing."""
     ctx = trusting(pki)
     server = server_factory(base_config(tls=server_tls(pki, form)), ssl_context=ctx)
     assert await python_round_trip(server, pki, f"news_{form}") == {"over": "tls"}
-    assert plain_http_fails(server.port)
+    refused = plain_http_fails(server.port)
+    record_property("plain_http_refused", refused)
+    assert refused
     assert "serving https on 127.0.0.1:" in server.log_text()
 
 
@@ -350,7 +353,7 @@ def refused_start(config: dict[str, Any], workdir: Path) -> tuple[int, str, bool
         "broken_proxy_tls",
     ],
 )
-def test_start_fails_closed(case: str, pki: PKI, tmp_path: Path) -> None:
+def test_start_fails_closed(case: str, pki: PKI, tmp_path: Path, record_property: Record) -> None:
     """A TLS setting that cannot be honoured: exit 1, the reason (with its key path) on stderr,
     and no plaintext server in between."""
     cert, key = str(pki.server.cert), str(pki.server.key)
@@ -403,6 +406,8 @@ def test_start_fails_closed(case: str, pki: PKI, tmp_path: Path) -> None:
         }
         expected = "client.proxy.connect.http.tls.server_ca_pem: invalid PEM data"
     code, stderr, accepted = refused_start(config, tmp_path)
+    record_property("exit_code", code)
+    record_property("port_accepted", accepted)
     assert code == 1, stderr
     assert expected in stderr
     assert not accepted, "the port accepted a connection before the process gave up"

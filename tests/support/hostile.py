@@ -1,7 +1,10 @@
 """Tools of the hostile-input tests: raw sockets that misbehave, and the server's memory.
 
 ``RawConnection`` sends exactly the bytes a test gives it and reads whatever comes back until
-the server closes; ``rss_kb`` reads a process's resident memory from ``/proc``.
+the server closes; ``rss_kb`` reads a process's resident memory from ``/proc``. The tests
+record what they measured (answer, seconds, bytes, memory) with pytest's ``record_property``,
+so a ``--junitxml`` report carries the figures behind each assertion; ``rss_growth`` records
+the memory figures in one shape.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import http.client
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +25,11 @@ from support.timing import scaled
 __all__ = [
     "RawConnection",
     "RawWebSocket",
+    "Record",
     "api",
     "disconnects",
     "parse_frames",
+    "rss_growth",
     "rss_kb",
     "status_of",
     "tcp_established",
@@ -36,6 +42,20 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+Record = Callable[[str, object], None]
+"""pytest's ``record_property``: one named figure in the test's junit XML properties."""
+
+
+def rss_growth(record: Record, pid: int, before: int) -> int:
+    """How much ``pid``'s resident memory grew since ``before`` (KiB), recorded as
+    ``rss_before_kib``, ``rss_after_kib`` and ``rss_growth_kib``."""
+    after = rss_kb(pid)
+    record("rss_before_kib", before)
+    record("rss_after_kib", after)
+    record("rss_growth_kib", after - before)
+    return after - before
 
 
 def status_of(response: bytes) -> int:
