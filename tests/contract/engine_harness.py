@@ -7,6 +7,7 @@ which moves the engine's clock (a fake clock for memory; a real wait for externa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,19 @@ class RecordingHandler:
 
     def publications(self) -> list[Publication]:
         return [e[2] for e in self.events if e[0] == "pub"]
+
+    async def settled(self, count: int, timeout: float = 3.0) -> list[tuple[Any, ...]]:
+        """The events once there are ``count`` of them: a broker that delivers its own
+        publications through its PUB/SUB echo (Redis, while subscribed) hands them over
+        after ``publish`` returned. Fails if more than ``count`` arrive."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.events) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{len(self.events)} of {count} events in {timeout}s")
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.02)  # a duplicate would arrive with the echo
+        assert len(self.events) == count, self.events
+        return self.events
 
 
 @dataclass

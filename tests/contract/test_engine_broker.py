@@ -72,7 +72,8 @@ async def test_publish_with_history_assigns_consecutive_offsets(engine: EngineHa
 
 
 async def test_handler_called_before_publish_returns(engine: EngineHarness) -> None:
-    """Append and fan-out are one step: the publication is delivered when publish returns."""
+    """Append and fan-out are one step: not subscribed, the publication is delivered when
+    publish returns."""
     pos, _ = await engine.broker.publish("ch", b"a", HIST)
     assert [p.offset for p in engine.handler.publications()] == [pos.offset]
 
@@ -100,6 +101,7 @@ async def test_join_and_leave_reach_the_handler(engine: EngineHarness) -> None:
 async def test_subscribe_and_unsubscribe_are_accepted(engine: EngineHarness) -> None:
     await engine.broker.subscribe("ch")
     await engine.broker.publish("ch", b"x", PublishOptions())
+    await engine.handler.settled(1)
     await engine.broker.unsubscribe("ch")
     assert len(engine.handler.publications()) == 1
 

@@ -52,6 +52,7 @@ async def test_concurrent_publishes_without_history_are_delivered_in_order(
         *(engine.broker.publish("plain", d, PublishOptions()) for d in data)
     )
     assert {(pos.offset, pos.epoch, suppressed) for pos, suppressed in results} == {(0, "", False)}
+    await engine.handler.settled(len(data))
     assert pub_events(engine, "plain") == [(d, 0) for d in data]
 
 

@@ -260,6 +260,7 @@ async def test_pubsub_survives_redis_restart(redis_server: RedisServer, prefix: 
         redis_server.restart(crash=True)
         await eventually(lambda: ha.lost == [["ch"]], timeout=15, what="resubscribe after restart")
         pos, _ = await a.publish("ch", b"x", HIST)
+        await ha.settled(1)
         assert [(p.data, p.offset) for p in ha.publications()] == [(b"x", pos.offset)]
     finally:
         await a.close()
@@ -272,7 +273,101 @@ async def test_subscribed_node_delivers_own_publications_once_in_order(
     broker, handler = node
     await broker.subscribe("ch")
     await asyncio.gather(*(broker.publish("ch", b"%d" % i, HIST) for i in range(50)))
+    await handler.settled(50)
     assert [p.offset for p in handler.publications()] == list(range(1, 51))
+
+
+@dataclass
+class EchoGate:
+    """Sits between a broker's PUB/SUB reader and the broker: while ``holding``, messages
+    wait here instead of reaching the broker (an echo delayed on its way back)."""
+
+    deliver: Any
+    holding: bool = True
+    held: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def __call__(self, redis_channel: str, payload: bytes) -> None:
+        if self.holding:
+            self.held.append((redis_channel, payload))
+        else:
+            self.deliver(redis_channel, payload)
+
+    def release(self) -> None:
+        self.holding = False
+        held, self.held = self.held, []
+        for message in held:
+            self.deliver(*message)
+
+
+async def gated_broker(
+    prefix: str, server: RedisServer, io_timeout: float
+) -> tuple[RedisBroker, LostHandler, EchoGate]:
+    broker = RedisBroker(shards(server), prefix=prefix, io_timeout=io_timeout)
+    gate = EchoGate(broker.pubsubs[0]._on_message)
+    broker.pubsubs[0]._on_message = gate  # before run(): the reader takes it when it starts
+    handler = LostHandler()
+    broker.set_event_handler(handler)
+    await broker.run()
+    gate.holding = False
+    await broker.subscribe("ch")
+    gate.holding = True
+    return broker, handler, gate
+
+
+async def test_own_publication_is_delivered_by_its_echo(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """Subscribed, ``publish`` returns once Redis accepted the message and the node's own
+    handler gets it when the echo comes back, once (as Centrifugo's Redis broker does)."""
+    broker, handler, gate = await gated_broker(prefix, redis_server, io_timeout=5.0)
+    try:
+        positions = [(await broker.publish("ch", b"%d" % i, HIST))[0] for i in range(3)]
+        assert [p.offset for p in positions] == [1, 2, 3]
+        await asyncio.sleep(0.1)
+        assert handler.events == [] and len(gate.held) == 3
+        gate.release()
+        await handler.settled(3)
+        delivered = [(e[2].data, e[3]) for e in handler.events]
+        assert delivered == [(b"%d" % i, positions[i]) for i in range(3)]
+    finally:
+        await broker.close()
+
+
+async def test_an_echo_not_back_within_io_timeout_is_delivered_locally_once(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """An echo that does not come back within ``io_timeout`` is handed to the handler by the
+    node itself; when it comes back later it is not delivered again."""
+    broker, handler, gate = await gated_broker(prefix, redis_server, io_timeout=0.4)
+    try:
+        pos, _ = await broker.publish("ch", b"late", HIST)
+        await asyncio.sleep(0.1)
+        assert handler.events == []
+        await eventually(lambda: len(handler.events) == 1, timeout=2, what="local delivery")
+        gate.release()
+        [event] = await handler.settled(1)
+        assert (event[2].data, event[3]) == (b"late", pos)
+    finally:
+        await broker.close()
+
+
+async def test_a_lost_pubsub_connection_delivers_awaited_echoes_at_once(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """When the PUB/SUB connection breaks, the echoes still awaited will not come: the node
+    delivers them itself at once, in publish order, not after ``io_timeout``."""
+    broker, handler, gate = await gated_broker(prefix, redis_server, io_timeout=5.0)
+    try:
+        await asyncio.gather(*(broker.publish("ch", b"%d" % i, HIST) for i in range(3)))
+        assert handler.events == []
+        await broker.pubsubs[0].kill_connection()
+        # well before io_timeout (5 s), when the sweep would have delivered them
+        await eventually(lambda: len(handler.events) == 3, timeout=2, what="local delivery")
+        gate.release()
+        await handler.settled(3)
+        assert [e[2].offset for e in handler.events] == [1, 2, 3]
+    finally:
+        await broker.close()
 
 
 # -- sharding (EN-04) ---------------------------------------------------------------------------

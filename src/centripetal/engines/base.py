@@ -1,13 +1,18 @@
 """Engine contracts: the Broker and the PresenceManager (spec §7, §8, §9 EN-01).
 
 An engine is a Broker (PUB/SUB fan-out between nodes, history streams, idempotency) plus a
-PresenceManager. Every implementation (memory, later Redis and NATS) honours the guarantees
+PresenceManager. Every implementation (memory, Redis, NATS) honours the guarantees
 written here, and one contract test suite runs against each of them.
 
 Broker guarantees
 -----------------
 * PUB/SUB delivery is at-most-once: a publication reaches the ``BrokerEventHandler`` of every
   node subscribed to the channel, or is lost; it is never delivered twice by the broker itself.
+* This node's own publications reach its handler once each, in publish order per channel:
+  before ``publish`` returns (memory, NATS, and Redis when this node is not subscribed to the
+  channel), or, for a broker that fans out through a PUB/SUB server while this node is
+  subscribed (Redis), when the server sends the message back, at most the broker's I/O
+  timeout after ``publish`` returned (handed over locally then) — as Centrifugo does.
 * History append and publish are atomic per channel: when history is on (``history_size > 0``
   and ``history_ttl > 0``), the publication is appended to the channel stream and receives the
   next offset (starting at 1) in the same step that hands it to PUB/SUB, so subscribers see

@@ -16,12 +16,15 @@ plain ``PUBLISH`` of the same message with offset 0 and an empty epoch, which is
 would send. Every command goes through the shard's automatic pipeline (``Shard.execute``), so
 concurrent publishes, history reads and presence events share one Redis round trip.
 
-Local delivery keeps the contract of ``base.Broker`` ("delivered when publish returns"): when
-this node is subscribed to the channel, ``publish`` waits (at most ``io_timeout``) until its
-own message came back through PUB/SUB and was handed to the handler in stream order; when it is
-not subscribed, the publication is handed to the handler directly. Each message carries the
-node id and a sequence number, so a node never delivers its own message twice. The echo waits
-share one timer (``_sweep_echoes``) instead of a timeout per publish.
+Local delivery follows ``base.Broker``'s rule for brokers that fan out through PUB/SUB, as
+Centrifugo does: when this node is subscribed to the channel, ``publish`` returns once Redis
+has accepted the message, and the node's own subscribers get it when it comes back through
+PUB/SUB, in stream order with every other node's publications; when it is not subscribed, the
+publication is handed to the handler before ``publish`` returns. Each message carries the
+node id and a sequence number: ``_echo`` holds the awaited ones, so a node never delivers its
+own message twice, and one timer (``_sweep_echoes``) hands a message to the handler locally
+when its echo is not back within ``io_timeout`` (or at once when the PUB/SUB connection
+breaks), so a publication accepted by Redis reaches this node's subscribers in any case.
 
 A lost PUB/SUB connection is re-established with backoff; the channels it carried are reported
 to ``handler.handle_pubsub_lost(channels)`` (when the handler has it) once resubscribed, so the
@@ -77,6 +80,13 @@ _STREAM = (Script(PUBLISH_STREAM_SCRIPT), Script(HISTORY_STREAM_SCRIPT), "stream
 _LIST = (Script(PUBLISH_LIST_SCRIPT), Script(HISTORY_LIST_SCRIPT), "list", "list.meta")
 
 
+class _Late:
+    """Marks an awaited echo whose deadline passed before Redis answered the publish."""
+
+
+_LATE = _Late()
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -116,7 +126,9 @@ class RedisBroker:
         self._handler: BrokerEventHandler | None = None
         self.node_id = uuid.uuid4().hex
         self._seq = 0
-        self._echo: dict[int, asyncio.Future[bool]] = {}
+        # seq -> what delivers it locally if its echo does not come: None until Redis accepted
+        # it, _LATE when the deadline passed first (delivered by the publish itself then)
+        self._echo: dict[int, Callable[[], None] | _Late | None] = {}
         self._echo_deadlines: deque[tuple[float, int]] = deque()
         self._echo_sweep: asyncio.TimerHandle | None = None
         self._pubsubs = [
@@ -210,10 +222,9 @@ class RedisBroker:
                 handler.handle_control(msg.data)
             return
         if msg.node == self.node_id:
-            fut = self._echo.pop(msg.seq, None)
-            if fut is None or fut.done():
+            if msg.seq not in self._echo:
                 return  # delivered locally already (not subscribed then, or timed out)
-            fut.set_result(True)
+            del self._echo[msg.seq]
         if handler is None:
             return
         channel = self._user_channel(redis_channel)
@@ -242,54 +253,63 @@ class RedisBroker:
 
     def _on_down(self) -> None:
         """The PUB/SUB connection broke: awaited echoes will not come, deliver them locally."""
-        echo, self._echo = self._echo, {}
         self._echo_deadlines.clear()
-        for fut in echo.values():
-            if not fut.done():
-                fut.set_result(False)
+        for seq, deliver in list(self._echo.items()):
+            if deliver is None:
+                self._echo[seq] = _LATE  # the publish delivers it once Redis answers
+            else:
+                del self._echo[seq]
+                if deliver is not _LATE:
+                    self._deliver_locally(deliver)
 
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
-    async def _deliver(
-        self, seq: int, echo: asyncio.Future[bool] | None, deliver: Callable[[], None]
-    ) -> None:
-        """Wait for our own echo when subscribed; otherwise (or on timeout) deliver here."""
-        if echo is not None:
-            try:
-                if await echo:
-                    return
-            except asyncio.CancelledError:
-                self._echo.pop(seq, None)
-                raise
-        if self._handler is not None:
+    def _deliver_locally(self, deliver: Callable[[], None] | _Late) -> None:
+        if self._handler is not None and not isinstance(deliver, _Late):
             deliver()
 
-    def _expect_echo(
-        self, shard_i: int, redis_channel: str, seq: int
-    ) -> asyncio.Future[bool] | None:
+    def _accepted(self, seq: int, awaited: bool, deliver: Callable[[], None]) -> None:
+        """Redis accepted message ``seq``: deliver it here now unless its echo will."""
+        if not awaited:
+            self._deliver_locally(deliver)
+        elif seq in self._echo:  # not back yet
+            if self._echo[seq] is _LATE:
+                del self._echo[seq]
+                self._deliver_locally(deliver)
+            else:
+                self._echo[seq] = deliver
+
+    def _expect_echo(self, shard_i: int, redis_channel: str, seq: int) -> bool:
+        """Whether this node's subscription will bring message ``seq`` back (then it is
+        awaited until ``io_timeout``)."""
         if redis_channel in self._pubsubs[shard_i].confirmed:
             loop = asyncio.get_running_loop()
-            fut: asyncio.Future[bool] = loop.create_future()
-            self._echo[seq] = fut
+            self._echo[seq] = None
             self._echo_deadlines.append((loop.time() + self._io_timeout, seq))
             if self._echo_sweep is None:
                 self._echo_sweep = loop.call_later(self._io_timeout / 4, self._sweep_echoes)
-            return fut
-        return None
+            return True
+        return False
 
     def _sweep_echoes(self) -> None:
-        """Echoes not back within ``io_timeout`` are delivered locally (their wait ends False);
-        deadlines are in publish order, so only the oldest are looked at."""
+        """Echoes not back within ``io_timeout`` are delivered locally; deadlines are in
+        publish order, so only the oldest are looked at."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         deadlines = self._echo_deadlines
+        echo = self._echo
         while deadlines and deadlines[0][0] <= now:
             _, seq = deadlines.popleft()
-            fut = self._echo.pop(seq, None)
-            if fut is not None and not fut.done():
-                fut.set_result(False)
+            if seq not in echo:
+                continue
+            deliver = echo[seq]
+            if deliver is None:
+                echo[seq] = _LATE  # Redis has not answered: the publish delivers it
+            else:
+                del echo[seq]
+                self._deliver_locally(deliver)
         self._echo_sweep = None
         if deadlines:
             self._echo_sweep = loop.call_later(self._io_timeout / 4, self._sweep_echoes)
@@ -349,7 +369,7 @@ class RedisBroker:
             _ms(result_ttl),
             1 if opts.idempotency_key else 0,
         ]
-        echo = self._expect_echo(i, rch, seq)
+        awaited = self._expect_echo(i, rch, seq)
         try:
             offset, epoch, suppressed, prev = await self._call(
                 self._publish_script, shard, keys, args
@@ -368,7 +388,7 @@ class RedisBroker:
             assert self._handler is not None
             self._handler.handle_publication(channel, pub, position, opts.use_delta, prev_pub)
 
-        await self._deliver(seq, echo, deliver)
+        self._accepted(seq, awaited, deliver)
         return StreamPosition(position.offset, position.epoch), False
 
     async def _publish_plain(
@@ -385,7 +405,7 @@ class RedisBroker:
         the script would send (offset 0, empty epoch, no previous publication)."""
         head = codec.make_head(self.node_id, seq, use_delta)
         payload = b"".join((b"P", head.encode(), b":0::0:", raw))
-        echo = self._expect_echo(shard_i, rch, seq)
+        awaited = self._expect_echo(shard_i, rch, seq)
         try:
             await self._command(self._shards[shard_i], "PUBLISH", rch, payload, key=rch)
         except BaseException:
@@ -397,7 +417,7 @@ class RedisBroker:
             assert self._handler is not None
             self._handler.handle_publication(channel, pub, position, use_delta, None)
 
-        await self._deliver(seq, echo, deliver)
+        self._accepted(seq, awaited, deliver)
         return StreamPosition(0, ""), False
 
     async def _publish_presence_event(self, kind: str, channel: str, info: ClientInfo) -> None:
@@ -407,7 +427,7 @@ class RedisBroker:
         seq = self._next_seq()
         payload = (kind + codec.make_head(self.node_id, seq, False) + ":").encode()
         payload += codec.encode_info(info)
-        echo = self._expect_echo(i, rch, seq)
+        awaited = self._expect_echo(i, rch, seq)
         try:
             await self._command(shard, "PUBLISH", rch, payload, key=rch)
         except BaseException:
@@ -421,7 +441,7 @@ class RedisBroker:
             else:
                 self._handler.handle_leave(channel, info)
 
-        await self._deliver(seq, echo, deliver)
+        self._accepted(seq, awaited, deliver)
 
     async def publish_join(self, channel: str, info: ClientInfo) -> None:
         """PR-04: join messages go through PUB/SUB, at most once, no history."""
