@@ -217,7 +217,8 @@ def cmd_genconfig(path: str) -> int:
 def cmd_checkconfig(path: str, strict: bool) -> int:
     """Load and validate; then build every TLS context the config asks for, so unreadable
     keys, bad PEM and unsupported TLS settings are reported too (SV-01, SV-15), and name
-    every key set that centripetal does not do (``config.support``); ``--strict`` fails on
+    every key set that centripetal does not do (``config.support``) and every key read in the
+    v3-v5 flat layout (MG-04: applied here, ignored by Centrifugo v6); ``--strict`` fails on
     any warning."""
     from centripetal import tls  # lazily: ssl and the engines' address rules
 
@@ -227,10 +228,14 @@ def cmd_checkconfig(path: str, strict: bool) -> int:
         unsupported = support.check(loaded.config)
     except ConfigError as exc:
         return _fail(str(exc))
-    for warning in loaded.warnings + unsupported:
+    legacy = [
+        f"{key}: a Centrifugo v3-v5 key, applied as its v6 equivalent (Centrifugo v6 ignores it)"
+        for key in loaded.legacy_keys
+    ]
+    for warning in loaded.warnings + legacy + unsupported:
         print(f"warning: {warning}")
-    if strict and (loaded.warnings or unsupported):
-        return _fail("unknown, removed or unsupported keys found (strict mode)")
+    if strict and (loaded.warnings or legacy or unsupported):
+        return _fail("unknown, removed, pre-v6 or unsupported keys found (strict mode)")
     return 0
 
 

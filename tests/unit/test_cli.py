@@ -125,7 +125,7 @@ def test_checkconfig_ok_and_strict_unknown_key(
     )
     assert cli.main(["checkconfig", "-c", "bad.json", "--strict"]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "error: unknown, removed or unsupported keys found (strict mode)"
+        "error: unknown, removed, pre-v6 or unsupported keys found (strict mode)"
     )
 
 
@@ -143,7 +143,46 @@ def test_checkconfig_names_unsupported_keys_and_strict_fails(
     ]
     assert cli.main(["checkconfig", "-c", "grpc.json", "--strict"]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "error: unknown, removed or unsupported keys found (strict mode)"
+        "error: unknown, removed, pre-v6 or unsupported keys found (strict mode)"
+    )
+
+
+def test_checkconfig_names_pre_v6_keys_and_strict_fails(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MG-04, SV-15: flat v3-v5 keys are applied, but checkconfig names each one (Centrifugo v6
+    ignores them, and its --strict fails on them)."""
+    (workdir / "flat.json").write_text(
+        '{"port": 9000, "log_level": "debug", "client": {"allowed_origins": ["*"]}}'
+    )
+    assert cli.main(["checkconfig", "-c", "flat.json"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"warning: {key}: a Centrifugo v3-v5 key, applied as its v6 equivalent "
+        "(Centrifugo v6 ignores it)"
+        for key in ("port", "log_level")
+    ]
+    assert cli.main(["checkconfig", "-c", "flat.json", "--strict"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "error: unknown, removed, pre-v6 or unsupported keys found (strict mode)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("postgres", "the PostgreSQL broker is not available"),
+        ("redisnats", "the redisnats broker (Redis history with NATS PUB/SUB) is not available"),
+    ],
+)
+def test_broker_types_of_centrifugo_that_are_not_here_are_refused(
+    workdir: Path, capsys: pytest.CaptureFixture[str], kind: str, reason: str
+) -> None:
+    """EN-01, SV-02: Centrifugo v6's other broker types are refused by checkconfig as at
+    start, with the reason."""
+    (workdir / "b.json").write_text(json.dumps({"broker": {"enabled": True, "type": kind}}))
+    assert cli.main(["checkconfig", "-c", "b.json"]) == 1
+    assert capsys.readouterr().out == (
+        f"error: broker.type: refused: {reason}; use 'redis' or 'nats'\n"
     )
 
 

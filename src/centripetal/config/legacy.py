@@ -31,7 +31,7 @@ from msgspec import inspect as mi
 from centripetal.config.durations import format_duration
 from centripetal.config.tree import CONFIG_TYPE, ConfigError, fields_of, unwrap
 
-__all__ = ["CFG_ROWS", "EXTRA_KEYS", "SIMPLE_KEYS", "convert", "is_flat"]
+__all__ = ["CFG_ROWS", "EXTRA_KEYS", "SIMPLE_KEYS", "convert", "flat_keys", "is_flat"]
 
 _APPENDIX_B = """
 CFG-001 address http_server.address
@@ -496,6 +496,18 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> None:
             base[key] = value
 
 
+def _is_v6_section(key: str, value: object) -> bool:
+    return key in _V6_SECTIONS and (isinstance(value, dict) or key in ("pid_file", "proxies"))
+
+
+def flat_keys(raw: dict[str, Any]) -> list[str]:
+    """The top-level keys of ``raw`` read in the v3/v4/v5 flat layout (``convert`` maps them
+    onto v6 keys; Centrifugo v6 itself ignores them as unknown)."""
+    if not is_flat(raw):
+        return []
+    return [key for key, value in raw.items() if not _is_v6_section(key, value)]
+
+
 def convert(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Map a flat v3/v4/v5 tree onto the v6 layout; v6 trees are returned unchanged.
 
@@ -510,7 +522,7 @@ def convert(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     top_options: dict[str, Any] = {}
     common: dict[str, object] = {}
     for key, value in raw.items():
-        if key in _V6_SECTIONS and (isinstance(value, dict) or key in ("pid_file", "proxies")):
+        if _is_v6_section(key, value):
             if key == "proxies" and isinstance(value, list):
                 out[key] = [_convert_proxy(p) if isinstance(p, dict) else p for p in value]
             elif isinstance(value, dict) and isinstance(out.get(key), dict):

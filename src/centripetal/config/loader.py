@@ -25,7 +25,7 @@ import yaml
 
 from centripetal.config import schema
 from centripetal.config.env import parse_env, set_path
-from centripetal.config.legacy import convert
+from centripetal.config.legacy import convert, flat_keys
 from centripetal.config.tree import (
     ADMIN_DEFAULTS,
     CONFIG_TYPE,
@@ -50,6 +50,8 @@ class LoadedConfig:
 
     config: schema.Config
     warnings: list[str] = field(default_factory=list)
+    # top-level keys of the file read in the v3-v5 flat layout (MG-04; v6 ignores them)
+    legacy_keys: list[str] = field(default_factory=list)
     path: str | None = None
 
 
@@ -160,9 +162,12 @@ def load_config(
     loose = Loose(env)
     file_tree: dict[str, Any] = {}
     used: str | None = None
+    legacy_keys: list[str] = []
     if path is not None or os.path.exists(DEFAULT_CONFIG_FILE):
         used = path if path is not None else DEFAULT_CONFIG_FILE
-        file_tree, legacy_warnings = convert(read_file(used))
+        raw = read_file(used)
+        legacy_keys = flat_keys(raw)
+        file_tree, legacy_warnings = convert(raw)
         warnings.extend(legacy_warnings)
         file_tree = _coerce_root(file_tree, loose)
         warnings.extend(
@@ -174,7 +179,7 @@ def load_config(
     merged = _merge(_merge(file_tree, env_tree), _flags_tree(flags, loose))
     config = decode(merged)
     warnings.extend(loose.warnings)
-    return LoadedConfig(config=config, warnings=warnings, path=used)
+    return LoadedConfig(config=config, warnings=warnings, path=used, legacy_keys=legacy_keys)
 
 
 def _coerce_root(tree: dict[str, Any], loose: Loose) -> dict[str, Any]:

@@ -152,6 +152,12 @@ def _support_section(section: str | None) -> list[str]:
         "a key of a *refused* row set that way stops the server, because ignoring it would",
         "weaken security or delivery guarantees.",
         "",
+        "Two values are refused as well: `broker.type` `postgres` and `redisnats`, broker types",
+        "of Centrifugo v6 that centripetal does not have. Keys of the v3-v5 flat layout",
+        "(`port`, `log_level`, ..., table below) are applied as their v6 equivalents, which",
+        "Centrifugo v6 does not do (it ignores them as unknown keys): `checkconfig` names each",
+        "one and `checkconfig --strict` fails on them.",
+        "",
         "| keys | status | test / reason |",
         "|---|---|---|",
     ]

@@ -18,7 +18,12 @@ __all__ = ["NAME_PATTERN", "ConfigError", "validate"]
 NAME_PATTERN = r"^[-a-zA-Z0-9_.]{2,}$"
 _NAME_RE = re.compile(NAME_PATTERN)
 ENGINE_TYPES = ("memory", "redis")
-BROKER_TYPES = ("memory", "redis", "nats", "redisnats")
+BROKER_TYPES = ("memory", "redis", "nats")
+# broker types Centrifugo v6 knows that centripetal does not have: refused with the reason
+UNAVAILABLE_BROKER_TYPES = {
+    "redisnats": "the redisnats broker (Redis history with NATS PUB/SUB) is not available",
+    "postgres": "the PostgreSQL broker is not available",
+}
 PRESENCE_MANAGER_TYPES = ("memory", "redis")
 LOG_LEVELS = ("none", "trace", "debug", "info", "warn", "error")
 DELTA_TYPES = ("fossil",)
@@ -186,6 +191,9 @@ def validate(config: schema.Config) -> None:
     _one_of(config.log.level, LOG_LEVELS, "log.level", "log level")
     _one_of(config.engine.type, ENGINE_TYPES, "engine.type", "engine type")
     if config.broker.enabled:
+        reason = UNAVAILABLE_BROKER_TYPES.get(config.broker.type)
+        if reason is not None:
+            raise ConfigError(f"broker.type: refused: {reason}; use 'redis' or 'nats'")
         _one_of(config.broker.type, BROKER_TYPES, "broker.type", "broker type")
     if config.presence_manager.enabled:
         _one_of(
