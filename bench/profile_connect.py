@@ -14,6 +14,10 @@ whose cores are shared: compare versions in alternating runs. The first round wa
 up (imports, caches, allocator); it is reported on its own, being what workload W1 measures
 (one storm on a fresh server), and the later rounds' median beside it.
 
+``--system`` picks another system of systems.py that W1 runs on: ``centripetal-redis`` or
+``centripetal-redis-2w``. The figure is then the CPU of all its processes (the supervisor, every
+worker and redis-server), each process's share shown per round, as the benchmark counts it.
+
 ``--profile`` writes a py-spy flame graph (SVG) or a raw collapsed-stack file of the rounds, to
 see where the time goes; ``--cprofile`` runs the server under cProfile (its stats are written
 when it stops). Both slow the server: figures taken with them are not comparable with figures
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import procfs, systems
 from bench.client import Stats, close_all, open_subs
@@ -47,7 +52,7 @@ def user_sys(pid: int) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])
 
 
-def run_ns(pid: int) -> int:
+def run_ns_of(pid: int) -> int:
     """Nanoseconds the threads of ``pid`` have run on a CPU (``schedstat``'s first field);
     ticks of ``/proc/<pid>/stat`` would be 10 ms coarse."""
     total = 0
@@ -61,50 +66,63 @@ def run_ns(pid: int) -> int:
     return total
 
 
+def run_ns(pids: list[int]) -> list[int]:
+    return [run_ns_of(pid) for pid in pids]
+
+
 async def one_round(
-    system: dict[str, object], pid: int, n: int, in_flight: int
-) -> dict[str, float]:
+    system: dict[str, object], pids: list[int], n: int, in_flight: int
+) -> dict[str, Any]:
     """Open ``n`` connections (connect + subscribe), then close them; CPU µs per connection
-    of each phase."""
+    of each phase, in all ``pids`` together and per process for the connects."""
     sets = [[f"personal:{i}"] for i in range(n)]
-    ticks = user_sys(pid)
-    before = run_ns(pid)
+    ticks = [user_sys(pid) for pid in pids]
+    before = run_ns(pids)
     t0 = time.monotonic()
     subs, failures, _ = await open_subs(system, sets, lambda i: False, Stats(), in_flight)
     wall = time.monotonic() - t0
-    opened = run_ns(pid)
-    user, sys_ = (b - a for a, b in zip(ticks, user_sys(pid), strict=True))
+    opened = run_ns(pids)
+    user = sys_ = 0
+    for pid, (u0, s0) in zip(pids, ticks, strict=True):
+        u1, s1 = user_sys(pid)
+        user, sys_ = user + u1 - u0, sys_ + s1 - s0
     if failures or len(subs) != n:
         raise RuntimeError(f"{n - len(subs)} connections failed: {failures}")
     await close_all(subs)
     # closing is done once the server's CPU stays still (its cleanup runs after the close)
-    last = run_ns(pid)
+    last = sum(run_ns(pids))
     while True:
         await asyncio.sleep(0.3)
-        now = run_ns(pid)
+        now = sum(run_ns(pids))
         if now - last < 2_000_000:
             break
         last = now
+    per_process = [(b - a) / n / 1000 for a, b in zip(before, opened, strict=True)]
     return {
-        "connect_us": (opened - before) / n / 1000,
+        "connect_us": sum(per_process),
+        "per_process_us": per_process,
         "user_share": user / ((user + sys_) or 1),
-        "close_us": (now - opened) / n / 1000,
+        "close_us": (now - sum(opened)) / n / 1000,
         "wall_s": wall,
     }
 
 
-async def measure(args: argparse.Namespace, running: systems.Running) -> list[dict[str, float]]:
+async def measure(args: argparse.Namespace, running: systems.Running) -> list[dict[str, Any]]:
     """Every round's figures, the first (on the fresh server) included."""
     system = running.descriptor()
-    pid = running.pids[0]
+    pids = list(running.pids)
     rounds = []
     for i in range(args.rounds + 1):
-        res = await one_round(system, pid, args.conns, args.in_flight)
+        res = await one_round(system, pids, args.conns, args.in_flight)
         label = "first" if i == 0 else f"round {i}"
+        shares = ""
+        if len(pids) > 1:
+            per = res["per_process_us"]
+            shares = "  [" + " + ".join(f"{us:.1f}" for us in per) + " per process]"
         print(
             f"{label:8s}  connect {res['connect_us']:7.1f} µs ({res['user_share']:.0%} user)"
             f"  close {res['close_us']:6.1f} µs"
-            f"  ({args.conns} in {res['wall_s']:.2f} s)",
+            f"  ({args.conns} in {res['wall_s']:.2f} s){shares}",
             flush=True,
         )
         rounds.append(res)
@@ -112,11 +130,11 @@ async def measure(args: argparse.Namespace, running: systems.Running) -> list[di
     return rounds
 
 
-def start(cprofile: str | None) -> systems.Running:
-    """The ``centripetal`` system of systems.py, optionally run under cProfile (its stats are
-    written to ``cprofile`` when the server stops)."""
+def start(cprofile: str | None, system: str = "centripetal") -> systems.Running:
+    """A system of systems.py (``centripetal`` by default), optionally run under cProfile (the
+    memory engine's only; its stats are written to ``cprofile`` when the server stops)."""
     if not cprofile:
-        return systems.start("centripetal")
+        return systems.start(system)
     workdir = tempfile.mkdtemp(prefix="bench-profile-")
     port = systems.free_port()
     cfg = os.path.join(workdir, "config.json")
@@ -139,8 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", metavar="FILE", help="py-spy record the server into FILE (.svg or .txt)"
     )
     group.add_argument("--cprofile", metavar="FILE", help="run the server under cProfile")
+    parser.add_argument(
+        "--system",
+        choices=("centripetal", "centripetal-redis", "centripetal-redis-2w"),
+        default="centripetal",
+        help="the system to measure (all of its processes)",
+    )
     args = parser.parse_args(argv)
-    running = start(args.cprofile)
+    if args.cprofile and args.system != "centripetal":
+        parser.error("--cprofile runs the memory engine's server only")
+    running = start(args.cprofile, args.system)
     spy: subprocess.Popen[bytes] | None = None
     try:
         if args.profile:
