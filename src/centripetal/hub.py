@@ -101,12 +101,16 @@ _raw_json = msgspec.json.Decoder(msgspec.Raw)
 class _Encodings:
     """Lazily built wire variants of one publication, shared by all subscribers."""
 
-    __slots__ = ("_delta_bytes", "_json_ok", "_v", "channel", "prev", "pub")
+    __slots__ = ("_delta_bytes", "_json_ok", "_v", "channel", "epoch", "prev", "pub")
 
-    def __init__(self, channel: str, pub: Publication, prev: Publication | None) -> None:
+    def __init__(
+        self, channel: str, pub: Publication, prev: Publication | None, position: StreamPosition
+    ) -> None:
         self.channel = channel
         self.pub = pub
         self.prev = prev
+        # the first publication of a stream carries its epoch (P-42, as Centrifugo)
+        self.epoch = position.epoch if pub.offset == 1 else ""
         self._v: dict[int, bytes] = {}
         self._delta_bytes: bytes | None = None
         self._json_ok: bool | None = None
@@ -142,17 +146,33 @@ class _Encodings:
         if msg is not None:
             return msg
         pub = self.pub
+        epoch = self.epoch
         if mode == 0:
-            msg = codec.encode_pub_push(self.channel, pub.data, pub.info, pub.offset, pub.tags)
+            msg = codec.encode_pub_push(
+                self.channel, pub.data, pub.info, pub.offset, pub.tags, epoch=epoch
+            )
         elif mode == 1:
             msg = codec.encode_pub_push(
-                self.channel, pub.data, pub.info, pub.offset, pub.tags, data_as_string=True
+                self.channel,
+                pub.data,
+                pub.info,
+                pub.offset,
+                pub.tags,
+                data_as_string=True,
+                epoch=epoch,
             )
         else:
             delta = self.delta_payload()
             assert delta is not None
             msg = codec.encode_pub_push(
-                self.channel, delta, pub.info, pub.offset, pub.tags, delta=True, data_as_string=True
+                self.channel,
+                delta,
+                pub.info,
+                pub.offset,
+                pub.tags,
+                delta=True,
+                data_as_string=True,
+                epoch=epoch,
             )
         self._v[key] = msg
         return msg
@@ -232,7 +252,7 @@ class Hub:
         subs = self._channels.get(channel)
         if not subs:
             return
-        enc = _Encodings(channel, pub, prev_pub if use_delta else None)
+        enc = _Encodings(channel, pub, prev_pub if use_delta else None, position)
         offset = pub.offset
         epoch = position.epoch
         insufficient: list[Subscriber] | None = None
@@ -297,7 +317,7 @@ class Hub:
             sub.last_offset = offset
         if sub.tags_filter is not None and not tags_matches(sub.tags_filter, pub.tags):
             return
-        enc = _Encodings(sub.channel, pub, None)
+        enc = _Encodings(sub.channel, pub, None, position)
         msg = enc.get(sub.session.codec, 1 if sub.delta else 0)
         sub.delta_ready = True
         sub.session.enqueue(msg)

@@ -363,7 +363,11 @@ _USUALLY_SET = frozenset({"channel", "channels", "data", "user", "commands"})
 def _object(cls: type[msgspec.Struct], depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
     """Mostly well-typed request objects (so most reach the executor), with the fields a
     method needs usually present."""
-    fields = {f.name: _value(f.type, depth) for f in msgspec.structs.fields(cls)}
+    # no b64data: a binary publication makes a later JSON history answer error 100 on purpose
+    # (test_api_executor::test_history_of_binary_publications_is_error_100_api_18)
+    fields = {
+        f.name: _value(f.type, depth) for f in msgspec.structs.fields(cls) if f.name != "b64data"
+    }
     required = {k: v for k, v in fields.items() if k in _USUALLY_SET}
     optional = {k: v for k, v in fields.items() if k not in _USUALLY_SET}
     return st.fixed_dictionaries(required, optional=optional)

@@ -71,6 +71,16 @@ async def test_publish_errors_api_10(node: Node) -> None:
     assert await call(node, "publish", {"channel": "bin:a", "b64data": "AAE="}) == {}
 
 
+async def test_history_of_binary_publications_is_error_100_api_18(node: Node) -> None:
+    """A publication sent as b64data cannot be embedded in a JSON answer: history answers
+    error 100 (Centrifugo answers HTTP 500), never a body that is not JSON."""
+    assert await call(node, "publish", {"channel": "hist:bin", "b64data": "rq=="}) != {}
+    assert await error_of(node, "history", {"channel": "hist:bin", "limit": -1}) == 100
+    await call(node, "publish", {"channel": "hist:text", "data": "text"})
+    result = await call(node, "history", {"channel": "hist:text", "limit": -1})
+    assert [p["data"] for p in result["publications"]] == ["text"]
+
+
 async def test_publish_idempotency_key_returns_first_result_api_10(node: Node) -> None:
     params = {"channel": "hist:i", "data": {}, "idempotency_key": "k1"}
     first = await call(node, "publish", params)

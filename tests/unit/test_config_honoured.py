@@ -422,7 +422,12 @@ async def test_delta_options() -> None:
     await node.publish("dl:x", _encoded(2), opts, delta=True)
     await node.publish("dl:x", _encoded(3), opts)  # published without delta: full payload
     first, second, third = (p["pub"] for p in pushes(sub))
-    assert first == {"data": _encoded(1).decode(), "offset": 1}  # the first one is always full
+    assert first == {  # the first one is always full, and names the stream's epoch
+        "data": _encoded(1).decode(),
+        "offset": 1,
+        "epoch": first["epoch"],
+    }
+    assert first["epoch"]
     assert second["delta"] is True and second["offset"] == 2
     assert apply_delta(_encoded(1), second["data"].encode()) == _encoded(2)
     assert len(second["data"]) < len(_encoded(2))
@@ -439,6 +444,8 @@ async def test_delta_options() -> None:
     await node.publish("nod:x", _encoded(1), nod, delta=True)
     await node.publish("nod:x", _encoded(2), nod, delta=True)
     plain = [p["pub"] for p in pushes(sub)]
+    epoch = plain[0].pop("epoch")  # the first publication of the stream names its epoch
+    assert epoch
     assert plain == [{"data": _payload(1), "offset": 1}, {"data": _payload(2), "offset": 2}]
 
 

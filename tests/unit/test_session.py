@@ -191,6 +191,8 @@ async def test_publish_fanout_with_info_and_offsets_p33_p42() -> None:
     b.sink.take()
     reply = await a.cmd(publish={"channel": "room", "data": {"text": "hi"}})
     assert reply["publish"] == {}
+    epoch = a.pushes[0]["push"]["pub"]["epoch"]
+    assert epoch
     expected = {
         "push": {
             "channel": "room",
@@ -198,11 +200,14 @@ async def test_publish_fanout_with_info_and_offsets_p33_p42() -> None:
                 "data": {"text": "hi"},
                 "info": {"user": "42", "client": a.session.client_id},
                 "offset": 1,
+                "epoch": epoch,  # the first publication of a stream names its epoch
             },
         }
     }
     assert a.pushes == [expected]
     assert b.sink.take() == [expected]
+    await a.cmd(publish={"channel": "room", "data": {"text": "again"}})
+    assert "epoch" not in a.pushes[-1]["push"]["pub"]  # only offset 1 carries it
 
 
 async def test_publish_permission_and_data_format_p91() -> None:

@@ -92,6 +92,18 @@ def _override(req: m.SubscribeOverride | None) -> Override | None:
     )
 
 
+_json_check = msgspec.json.Decoder()
+
+
+def _is_json(data: bytes) -> bool:
+    """Whether ``data`` can be embedded in a JSON answer as it is."""
+    try:
+        _json_check.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
+
+
 class Executor:
     """Runs API methods against one node."""
 
@@ -280,6 +292,14 @@ class Executor:
                 f"history of {req.channel!r}", exc, key=("history", describe_exception(exc))
             )
             raise ApiError(exc.code) from None
+        if not all(_is_json(p.data) for p in hist.publications if p.data):
+            # published as b64data: the JSON API cannot carry it (Centrifugo answers HTTP 500)
+            failures.failure(
+                f"history of {req.channel!r}",
+                "a publication is binary (published with b64data); the JSON API cannot carry it",
+                key=("history", "binary"),
+            )
+            raise ApiError(100)
         pubs = [
             m.PublicationOut(
                 data=msgspec.Raw(p.data) if p.data else m.NULL_RAW,

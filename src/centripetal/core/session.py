@@ -436,7 +436,7 @@ class ClientSession(SubscribingMixin, ChannelOpsMixin):
             self.conn_info = claims.info
         self.expire_at = claims.expire_at
         self._schedule_expiry()
-        result = messages.RefreshResult(client=self.client_id)
+        result = messages.RefreshResult()  # expires and ttl only, as Centrifugo
         if self.expire_at:
             result.expires = True
             result.ttl = min(max(int(self.expire_at - now), 0), MAX_TTL)

@@ -65,6 +65,7 @@ class Codec(Protocol):
         delta: bool = False,
         time: int = 0,
         data_as_string: bool = False,
+        epoch: str = "",
     ) -> bytes: ...
 
     def encode_join_push(self, channel: str, info: ClientInfo) -> bytes: ...

@@ -354,18 +354,21 @@ def encode_pub_push(
     delta: bool = False,
     time: int = 0,
     data_as_string: bool = False,
+    epoch: str = "",
 ) -> bytes:
     """``{"push":{"channel":..,"pub":{"data":<raw>,"info":..,"offset":..}}}`` (P-42, TV-03).
 
     Keys follow proto field order; empty values are omitted. ``data_as_string``: emit ``data``
     as a JSON string holding the payload, for JSON subscribers with fossil delta negotiated
-    (HR-09, TV-09).
+    (HR-09, TV-09). ``epoch`` (Publication field 14) is given with the first publication of a
+    stream (offset 1), so a client subscribed before the stream existed learns its epoch, as
+    Centrifugo does.
     """
     if data_as_string:
         data = _encode(data.decode("utf-8", "replace"))
     elif 10 in data:  # memchr for b"\n" (P-08)
         data = data.replace(b"\n", b"")
-    if info is None and not tags and not delta and not time and data:
+    if info is None and not tags and not delta and not time and not epoch and data:
         # the common case: one join, no intermediate bytes objects
         if offset:
             return b"".join(
@@ -391,6 +394,8 @@ def encode_pub_push(
         parts.append(b'"delta":true')
     if time:
         parts.append(b'"time":' + _encode(time))
+    if epoch:
+        parts.append(b'"epoch":' + _encode(epoch))
     return _PUB_HEAD + _encode(channel) + b',"pub":{' + b",".join(parts) + _PUB_END
 
 

@@ -279,12 +279,14 @@ def encode_pub_push(
     delta: bool = False,
     time: int = 0,
     data_as_string: bool = False,
+    epoch: str = "",
 ) -> bytes:
-    """Reply{push:{channel, pub:{data(4), info(5), offset(6), tags(7), delta(8), time(9)}}}
-    (P-42, PF-06). ``data_as_string`` is accepted for interface parity and ignored: protobuf
-    carries delta payloads as raw bytes (HR-09)."""
+    """Reply{push:{channel, pub:{data(4), info(5), offset(6), tags(7), delta(8), time(9),
+    epoch(14)}}} (P-42, PF-06). ``data_as_string`` is accepted for interface parity and
+    ignored: protobuf carries delta payloads as raw bytes (HR-09). ``epoch`` comes with the
+    first publication of a stream (offset 1), as in Centrifugo."""
     n = len(data)
-    if n and info is None and not tags and not delta and not time and channel:
+    if n and info is None and not tags and not delta and not time and not epoch and channel:
         # the common case in one join: Reply.push{channel, pub{data, offset}}
         ch = channel.encode()
         c = len(ch)
@@ -324,6 +326,8 @@ def encode_pub_push(
         pub += b"\x40\x01"
     if time:
         pub += b"\x48" + uvarint(time)
+    if epoch:
+        pub += _ld(b"\x72", epoch.encode())  # Publication.epoch = 14
     ch = channel.encode()
     n = len(ch)
     head = b"\x12" + (_SMALL[n] if n < 128 else uvarint(n)) + ch if n else b""

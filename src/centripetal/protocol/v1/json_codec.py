@@ -153,10 +153,11 @@ def encode_pub_push(
     delta: bool = False,
     time: int = 0,
     data_as_string: bool = False,
+    epoch: str = "",
 ) -> bytes:
     """``{"result":{"channel":…,"data":{"data":…,"info":…,"offset":…}}}`` (L-06, L-07, TV-14).
-    ``tags``, ``delta``, ``time`` and ``data_as_string`` are v2 features v1 clients never
-    negotiate; they are ignored."""
+    ``tags``, ``delta``, ``time``, ``data_as_string`` and ``epoch`` are v2 features v1 clients
+    never negotiate; they are ignored."""
     parts = []
     if data:
         parts.append(b'"data":' + _clean(data))

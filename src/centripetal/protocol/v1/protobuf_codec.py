@@ -189,9 +189,10 @@ def encode_pub_push(
     delta: bool = False,
     time: int = 0,
     data_as_string: bool = False,
+    epoch: str = "",
 ) -> bytes:
     """``Reply{result: Push{channel, data: Publication{data=4, info=5, offset=6}}}`` (L-06).
-    The v2-only ``tags``, ``delta``, ``time`` are not part of v1 and are ignored."""
+    The v2-only ``tags``, ``delta``, ``time``, ``epoch`` are not part of v1 and are ignored."""
     pub = _ld(b"\x22", data) if data else b""
     if info is not None:
         pub += _ld(b"\x2a", _info(info))
