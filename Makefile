@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: bootstrap run test bench lint typecheck check
+.PHONY: bootstrap run test conformance bench lint typecheck check
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -14,6 +14,11 @@ run: bootstrap
 
 test: bootstrap
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# centripetal against Centrifugo v6.9.1 (built with go install into ~/.cache on first use;
+# without Go the tests are skipped, or fail under CI=true)
+conformance: bootstrap
+	CENTRIPETAL_CONFORMANCE=1 $(PY) -m pytest -q -p no:cacheprovider tests/differential
 
 bench: bootstrap
 	$(PY) -m bench $(BENCH_ARGS)

@@ -5,10 +5,15 @@
   to the report of a failed test.
 - ``require_tool``: the session-wide check for external tools such as ``node`` and
   ``npm``: fails when ``CI=true``, skips with a reason elsewhere (DESIGN §7).
+
+``tests/differential`` (centripetal against Centrifugo v6.9.1, which needs Go to build) is
+collected only under ``make conformance`` (``CENTRIPETAL_CONFORMANCE=1``), so ``make test``
+works without Go.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 import sys
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -25,6 +30,8 @@ from support.server import ServerFactory, ServerProcess  # noqa: E402
 from support.tools import require_tool as _require_tool  # noqa: E402
 
 _SERVERS_KEY = pytest.StashKey[list[ServerProcess]]()
+
+collect_ignore = [] if os.environ.get("CENTRIPETAL_CONFORMANCE") == "1" else ["differential"]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -85,17 +85,31 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
+NOT_FOUND = b"404 page not found"  # Go's net/http answer, which Centrifugo gives (SV-01)
+
+
+@web.middleware
+async def _go_not_found(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A path nothing serves answers as Centrifugo's Go server does, not with aiohttp's page."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return web.Response(status=404, body=NOT_FOUND, content_type="text/plain")
+
+
 def build_apps(
     node: Node, admission: Admission
 ) -> tuple[web.Application, web.Application | None, web.Application | None]:
     """The main application, the internal one when ``http_server.internal_port`` is set, and
     which of the two serves the server API (None when the API is disabled)."""
     config = node.config
-    main = web.Application()
+    main = web.Application(middlewares=[_go_not_found])
     main[NODE_KEY] = node
     internal: web.Application | None = None
     if config.http_server.internal_port:
-        internal = web.Application()
+        internal = web.Application(middlewares=[_go_not_found])
         internal[NODE_KEY] = node
     add_stream_routes(main, node, admission)  # http_stream, sse, emulation, uni_* (TR-02..TR-08)
     if config.health.enabled:

@@ -394,7 +394,7 @@ async def test_legacy_format_api_03_tv_16(server: ServerProcess) -> None:
     assert (status, ctype, out) == (200, "application/json", b'{"result":{}}')
     multi = (
         b'{"id":1,"method":"presence_stats","params":{"channel":"room"}}\n'
-        b'{"id":2,"method":"nothing","params":{}}\n'
+        b'{"id":2,"method":99,"params":{}}\n'
         b'{"id":3,"method":0,"params":{"channel":"nope:c","data":{}}}\n'
     )
     status, _, out = await post(url, multi, auth)
@@ -404,6 +404,9 @@ async def test_legacy_format_api_03_tv_16(server: ServerProcess) -> None:
         {"id": 2, "error": {"code": 104, "message": "not found"}},
         {"id": 3, "error": {"code": 102, "message": "unknown channel"}},
     ]
+    # a method name outside Centrifugo's MethodType enum does not decode: the request is 400
+    unknown_name = b'{"id":1,"method":"nothing","params":{}}'
+    assert (await post(url, unknown_name, auth))[::2] == (400, b"Bad Request")
     assert (await post(url, b"", auth))[:1] == (400,)
     assert (await post(url, b"not json", auth))[::2] == (400, b"Bad Request")
     assert (await post(url, body, {}))[::2] == (401, b"")

@@ -356,7 +356,10 @@ class Executor:
         raise ApiError(107 if not req.method else 104)
 
     async def batch(self, req: m.BatchRequest) -> dict[str, Any]:
-        """API-23: ``{"replies": [...]}``, each ``{"<method>": result}`` or ``{"error": …}``."""
+        """API-23: ``{"replies": [...]}``, each ``{"<method>": result}`` or ``{"error": …}``;
+        no commands: ``{}`` (the empty list is omitted, as Centrifugo does)."""
+        if not req.commands:
+            return {}
         if req.parallel and len(req.commands) > 1:
             replies = await asyncio.gather(*(self._batch_one(c) for c in req.commands))
             return {"replies": list(replies)}

@@ -44,6 +44,53 @@ LEGACY_METHODS: dict[int, str] = {
 }
 """Legacy ``MethodType`` enum values routed in OSS (API-03); other numbers answer 104."""
 
+# every name of Centrifugo v6's legacy MethodType enum (PRO and map methods included): a
+# method given as a string outside it does not decode, and the whole request is HTTP 400;
+# a name inside it that OSS does not route answers 104 like an unknown number (API-03)
+LEGACY_METHOD_NAMES = frozenset(
+    [
+        "publish",
+        "broadcast",
+        "unsubscribe",
+        "disconnect",
+        "presence",
+        "presence_stats",
+        "history",
+        "history_remove",
+        "channels",
+        "info",
+        "rpc",
+        "subscribe",
+        "refresh",
+        "connections",
+        "update_user_status",
+        "get_user_status",
+        "delete_user_status",
+        "block_user",
+        "unblock_user",
+        "revoke_token",
+        "invalidate_user_tokens",
+        "device_register",
+        "device_update",
+        "device_remove",
+        "device_list",
+        "device_topic_list",
+        "device_topic_update",
+        "user_topic_list",
+        "user_topic_update",
+        "send_push_notification",
+        "update_push_status",
+        "cancel_push",
+        "map_publish",
+        "map_remove",
+        "map_read_state",
+        "map_read_stream",
+        "map_stats",
+        "map_clear",
+        "shared_poll_publish",
+    ]
+)
+
 _decoder = msgspec.json.Decoder(m.LegacyCommand)
 _encoder = msgspec.json.Encoder()
 failures = failure_log("centripetal.api")
@@ -60,9 +107,12 @@ def parse_commands(body: bytes) -> list[m.LegacyCommand]:
         if not line.strip():
             continue
         try:
-            commands.append(_decoder.decode(line))
+            command = _decoder.decode(line)
         except Exception as exc:  # msgspec errors, RecursionError on deep nesting
             raise LegacyDecodeError(str(exc) or type(exc).__name__) from None
+        if isinstance(command.method, str) and command.method.lower() not in LEGACY_METHOD_NAMES:
+            raise LegacyDecodeError(f"unknown method name {command.method!r}")
+        commands.append(command)
     return commands
 
 

@@ -1,0 +1,176 @@
+"""Play one scripted conversation against a server and write down everything it answers.
+
+A conversation is a list of steps (``Send`` a WebSocket frame, call the server ``Api``,
+``Pause``). ``play`` runs it against one server and returns its transcript: every message
+received (one entry per JSON line of a frame, in order), the close code and reason when the
+server closes, and the status and body of every API answer. After each step it reads until
+the server has been quiet for ``QUIET`` seconds, so replies and pushes caused by a step are
+written down after that step.
+
+``normalise`` replaces what legitimately differs between two servers (client ids, epochs,
+node ids, the version string, timestamps, remaining token lifetimes) with stable
+placeholders, numbered in order of first appearance, so two transcripts compare with ``==``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import websockets
+from support.server import ServerProcess
+
+__all__ = ["API_KEY", "Api", "Pause", "Send", "normalise", "play"]
+
+API_KEY = "differential-api-key"
+QUIET = 0.25  # seconds without a message that end a step
+STEP_LIMIT = 5.0  # no step reads longer than this
+
+
+@dataclass(frozen=True)
+class Send:
+    """One WebSocket frame: the commands as JSON lines (or raw text when ``raw`` is given)."""
+
+    commands: Sequence[dict[str, Any]] = ()
+    raw: str | None = None
+
+    def text(self) -> str:
+        if self.raw is not None:
+            return self.raw
+        return "\n".join(json.dumps(c, separators=(",", ":")) for c in self.commands)
+
+
+@dataclass(frozen=True)
+class Api:
+    """One server API call: ``POST /api/<method>`` (or the legacy ``POST /api`` when
+    ``method`` is empty) with ``body`` as given; ``key`` None sends no key."""
+
+    method: str
+    body: Any = field(default_factory=dict)
+    key: str | None = API_KEY
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: float
+
+
+Step = Send | Api | Pause
+
+
+async def _collect(ws: Any, out: list[Any]) -> bool:
+    """Read until quiet; False once the server closed the connection."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STEP_LIMIT
+    while loop.time() < deadline:
+        try:
+            message = await asyncio.wait_for(ws.recv(), QUIET)
+        except TimeoutError:
+            return True
+        except websockets.ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            out.append(("closed", rcvd.code if rcvd else None, rcvd.reason if rcvd else None))
+            return False
+        text = message.decode() if isinstance(message, bytes) else message
+        for line in text.split("\n"):
+            if line.strip():
+                out.append(("recv", json.loads(line)))
+    out.append(("still talking after", STEP_LIMIT))
+    return True
+
+
+async def _api(session: aiohttp.ClientSession, server: ServerProcess, step: Api) -> Any:
+    url = f"{server.http_url}/api/{step.method}" if step.method else f"{server.http_url}/api"
+    headers = {"Content-Type": "application/json"}
+    if step.key is not None:
+        headers["X-API-Key"] = step.key
+    data = step.raw if step.raw is not None else json.dumps(step.body).encode()
+    async with session.post(url, data=data, headers=headers) as resp:
+        body = await resp.read()
+    try:
+        parsed: Any = json.loads(body) if body else ""
+    except ValueError:
+        parsed = body.decode(errors="replace").strip()
+    return ("api", resp.status, parsed)
+
+
+async def play(server: ServerProcess, steps: Sequence[Step]) -> list[Any]:
+    """The transcript of ``steps`` against ``server`` (one WebSocket, opened at the first
+    ``Send``)."""
+    out: list[Any] = []
+    ws: Any = None
+    open_ = True
+    async with aiohttp.ClientSession() as session:
+        try:
+            for step in steps:
+                if isinstance(step, Pause):
+                    await asyncio.sleep(step.seconds)
+                    continue
+                if isinstance(step, Api):
+                    out.append(await _api(session, server, step))
+                elif open_:
+                    if ws is None:
+                        ws = await websockets.connect(server.ws_url(), max_size=None)
+                    await ws.send(step.text())
+                else:
+                    out.append(("not sent: connection closed",))
+                    continue
+                if ws is not None and open_:
+                    open_ = await _collect(ws, out)
+        finally:
+            if ws is not None:
+                await ws.close()
+    return out
+
+
+# -- normalising -----------------------------------------------------------------------------
+
+# keys whose values are generated per server; each distinct value becomes <key#n>
+_NUMBERED = ("client", "epoch", "uid", "node", "session")
+# keys whose values depend on the clock or the build; they become <key>
+_MASKED = ("version", "time", "ttl", "uptime", "expire_at")
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class _Namer:
+    def __init__(self) -> None:
+        self.names: dict[tuple[str, Any], str] = {}
+
+    def name(self, key: str, value: Any) -> str:
+        if (key, value) not in self.names:
+            n = sum(1 for k, _ in self.names if k == key) + 1
+            self.names[(key, value)] = f"<{key}#{n}>"
+        return self.names[(key, value)]
+
+    def walk(self, value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            fields = {k: self._field(k, v) for k, v in value.items()}
+            # presence maps are keyed by client id
+            return {self._key(k): v for k, v in fields.items()}
+        if isinstance(value, list | tuple):
+            return [self.walk(v) for v in value]
+        return value
+
+    def _key(self, key: str) -> str:
+        return self.name("client", key) if _UUID.fullmatch(key) else key
+
+    def _field(self, key: str, value: Any) -> Any:
+        if key in _NUMBERED and isinstance(value, str) and value:
+            return self.name(key, value)
+        if key in _MASKED and value not in (None, "", 0):
+            return f"<{key}>"
+        return self.walk(value, key)
+
+
+def normalise(transcript: Sequence[Any]) -> list[Any]:
+    """``transcript`` with generated values replaced by numbered placeholders."""
+    namer = _Namer()
+    return [namer.walk(entry) for entry in transcript]
