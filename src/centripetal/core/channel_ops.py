@@ -55,9 +55,8 @@ class ChannelOpsMixin:
             opts = rules.options(channel)
         except UnknownNamespaceError:
             raise CommandError(102) from None
-        if len(channel) > self.node.config.channel.max_length or not rules.valid_name(
-            channel, opts
-        ):
+        # channel.max_length is checked on subscribe only, as in Centrifugo (CH-02)
+        if not rules.valid_name(channel, opts):
             raise CommandError(107)
         return opts
 

@@ -89,12 +89,16 @@ _TEXT, _BINARY, _CONT, _CLOSE = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.
 class _ServerProtocol(ServerProtocol):
     """websockets' protocol, except that a close frame may interrupt a fragmented message
     (RFC 6455 §5.4: control frames may come between fragments); it is answered 1000, not
-    1002 (Autobahn 7.1.5)."""
+    1002 (Autobahn 7.1.5). A message over the size limit is closed 1009 with an empty
+    reason, as Centrifugo's WebSocket library does (P-12)."""
 
     def recv_frame(self, frame: Frame) -> None:
         if frame.opcode is _CLOSE:
             self.current_size = None
         super().recv_frame(frame)
+
+    def fail(self, code: int, reason: str = "") -> None:
+        super().fail(code, "" if code == CloseCode.MESSAGE_TOO_BIG else reason)
 
 
 def close_reason(reason: str) -> str:
@@ -246,7 +250,7 @@ class FramedConnection(asyncio.Protocol, abc.ABC):
                 self._fragments += 1
                 if self._fragments > self.max_fragments:
                     self._message = None
-                    self.fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
+                    self.fail(CloseCode.MESSAGE_TOO_BIG, "")  # too many fragments
                     return
                 message += frame.data
                 if frame.fin:
