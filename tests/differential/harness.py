@@ -1,9 +1,10 @@
 """Play one scripted conversation against a server and write down everything it answers.
 
-A conversation is a list of steps (``Send`` a WebSocket frame, call the server ``Api``,
-``Pause``). ``play`` runs it against one server and returns its transcript: every message
-received (one entry per JSON line of a frame, in order), the close code and reason when the
-server closes, and the status and body of every API answer. After each step it reads until
+A conversation is a list of steps (``Send`` a WebSocket frame of JSON commands, ``SendPb``
+one of protobuf commands, call the server ``Api``, ``Pause``). ``play`` runs it against one
+server and returns its transcript: every message received (one entry per JSON line or
+protobuf reply of a frame, in order), the close code and reason when the server closes, and
+the status and body of every API answer. After each step it reads until
 the server has been quiet for ``QUIET`` seconds, so replies and pushes caused by a step are
 written down after that step.
 
@@ -25,7 +26,7 @@ import aiohttp
 import websockets
 from support.server import ServerProcess
 
-__all__ = ["API_KEY", "Api", "Pause", "Send", "normalise", "play"]
+__all__ = ["API_KEY", "Api", "Pause", "Send", "SendPb", "normalise", "play"]
 
 API_KEY = "differential-api-key"
 QUIET = 0.25  # seconds without a message that end a step
@@ -46,6 +47,57 @@ class Send:
 
 
 @dataclass(frozen=True)
+class SendPb:
+    """One WebSocket frame of protobuf commands (``?cf_protocol=protobuf``): each command is
+    given as its JSON form and encoded as a varint-delimited ``Command``; replies are written
+    down in the JSON form of ``Reply`` (proto field names, bytes fields as base64)."""
+
+    commands: Sequence[dict[str, Any]] = ()
+
+    def payload(self) -> bytes:
+        from google.protobuf import json_format
+
+        from centripetal.protocol import client_pb2
+
+        out = bytearray()
+        for command in self.commands:
+            raw = json_format.ParseDict(command, client_pb2.Command()).SerializeToString()
+            out += _uvarint(len(raw)) + raw
+        return bytes(out)
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _pb_replies(data: bytes) -> list[dict[str, Any]]:
+    from google.protobuf import json_format
+
+    from centripetal.protocol import client_pb2
+
+    replies = []
+    i = 0
+    while i < len(data):
+        n = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        reply = client_pb2.Reply.FromString(data[i : i + n])
+        i += n
+        replies.append(json_format.MessageToDict(reply, preserving_proto_field_name=True))
+    return replies
+
+
+@dataclass(frozen=True)
 class Api:
     """One server API call: ``POST /api/<method>`` (or the legacy ``POST /api`` when
     ``method`` is empty) with ``body`` as given; ``key`` None sends no key."""
@@ -61,7 +113,7 @@ class Pause:
     seconds: float
 
 
-Step = Send | Api | Pause
+Step = Send | SendPb | Api | Pause
 
 
 async def _collect(ws: Any, out: list[Any]) -> bool:
@@ -77,8 +129,10 @@ async def _collect(ws: Any, out: list[Any]) -> bool:
             rcvd = exc.rcvd
             out.append(("closed", rcvd.code if rcvd else None, rcvd.reason if rcvd else None))
             return False
-        text = message.decode() if isinstance(message, bytes) else message
-        for line in text.split("\n"):
+        if isinstance(message, bytes):
+            out.extend(("recv", reply) for reply in _pb_replies(message))
+            continue
+        for line in message.split("\n"):
             if line.strip():
                 out.append(("recv", json.loads(line)))
     out.append(("still talking after", STEP_LIMIT))
@@ -115,9 +169,11 @@ async def play(server: ServerProcess, steps: Sequence[Step]) -> list[Any]:
                 if isinstance(step, Api):
                     out.append(await _api(session, server, step))
                 elif open_:
+                    binary = isinstance(step, SendPb)
                     if ws is None:
-                        ws = await websockets.connect(server.ws_url(), max_size=None)
-                    await ws.send(step.text())
+                        url = server.ws_url() + ("?cf_protocol=protobuf" if binary else "")
+                        ws = await websockets.connect(url, max_size=None)
+                    await ws.send(step.payload() if isinstance(step, SendPb) else step.text())
                 else:
                     out.append(("not sent: connection closed",))
                     continue
