@@ -35,6 +35,7 @@ CONFIG: dict[str, Any] = {
         },
         "namespaces": [
             {"name": "closed"},
+            {"name": "dm", "allow_user_limited_channels": True},
             {
                 "name": "room",
                 "allow_subscribe_for_client": True,
@@ -264,3 +265,56 @@ async def test_api_unsubscribe_and_disconnect(converse: Converse) -> None:
             Api("disconnect", {"user": "u1"}),
         ]
     )
+
+
+# -- subscription tokens, private and user-limited channels (CH-05, CH-06, AU-10..AU-14) ---------
+
+
+def sub_token(channel: str, sub: str = "u1", **claims: Any) -> str:
+    return jwt.encode({"sub": sub, "channel": channel, **claims}, SECRET, algorithm="HS256")
+
+
+async def test_user_limited_channels(converse: Converse) -> None:
+    await converse(
+        [
+            Send([connect()]),
+            Send([{"id": 2, "subscribe": {"channel": "dm:chat#u1"}}]),
+            Send([{"id": 3, "subscribe": {"channel": "dm:chat#u2"}}]),
+            Send([{"id": 4, "subscribe": {"channel": "dm:chat#u1,u2"}}]),
+        ]
+    )
+
+
+async def test_subscription_tokens(converse: Converse) -> None:
+    expired = int(time.time()) - 60
+    await converse(
+        [
+            Send([connect()]),
+            Send([{"id": 2, "subscribe": {"channel": "closed:a", "token": sub_token("closed:a")}}]),
+            Send([{"id": 3, "subscribe": {"channel": "closed:b", "token": sub_token("closed:x")}}]),
+            Send(
+                [
+                    {
+                        "id": 4,
+                        "subscribe": {"channel": "closed:c", "token": sub_token("closed:c", "u2")},
+                    }
+                ]
+            ),
+            Send(
+                [
+                    {
+                        "id": 5,
+                        "subscribe": {
+                            "channel": "closed:d",
+                            "token": sub_token("closed:d", exp=expired),
+                        },
+                    }
+                ]
+            ),
+            Send([{"id": 6, "subscribe": {"channel": "closed:e", "token": "garbage"}}]),
+        ]
+    )
+
+
+async def test_private_channel_without_a_token(converse: Converse) -> None:
+    await converse([Send([connect()]), Send([{"id": 2, "subscribe": {"channel": "$secret"}}])])
