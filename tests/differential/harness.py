@@ -26,7 +26,7 @@ import aiohttp
 import websockets
 from support.server import ServerProcess
 
-__all__ = ["API_KEY", "Api", "Pause", "Send", "SendPb", "normalise", "play"]
+__all__ = ["API_KEY", "Api", "Pause", "Send", "SendPb", "Stream", "normalise", "play"]
 
 API_KEY = "differential-api-key"
 QUIET = 0.25  # seconds without a message that end a step
@@ -113,7 +113,50 @@ class Pause:
     seconds: float
 
 
-Step = Send | SendPb | Api | Pause
+@dataclass(frozen=True)
+class Stream:
+    """A unidirectional-looking connection of the streaming transports: ``http_stream`` POSTs
+    ``command`` as its body, ``sse`` sends it in ``cf_connect``; everything the server streams
+    until it is quiet is written down (status, content type, then one entry per message)."""
+
+    transport: str  # "http_stream" or "sse"
+    command: dict[str, Any]
+
+
+Step = Send | SendPb | Api | Pause | Stream
+
+
+async def _stream(session: aiohttp.ClientSession, server: ServerProcess, step: Stream) -> list[Any]:
+    body = json.dumps(step.command)
+    if step.transport == "sse":
+        url = f"{server.http_url}/connection/sse"
+        request = session.get(url, params={"cf_connect": body})
+    else:
+        url = f"{server.http_url}/connection/http_stream"
+        request = session.post(url, data=body.encode())
+    out: list[Any] = []
+    async with request as resp:
+        out.append(("stream", resp.status, resp.headers.get("Content-Type", "").split(";")[0]))
+        buffer = b""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(resp.content.readany(), QUIET * 2)
+            except TimeoutError:
+                break
+            if not chunk:
+                out.append(("stream closed",))
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                line = line.strip()
+                if line.startswith(b"data:"):
+                    line = line[5:].strip()
+                elif step.transport == "sse":
+                    continue  # blank separators, comments
+                if line:
+                    out.append(("recv", json.loads(line)))
+    return out
 
 
 async def _collect(ws: Any, out: list[Any]) -> bool:
@@ -165,6 +208,9 @@ async def play(server: ServerProcess, steps: Sequence[Step]) -> list[Any]:
             for step in steps:
                 if isinstance(step, Pause):
                     await asyncio.sleep(step.seconds)
+                    continue
+                if isinstance(step, Stream):
+                    out.extend(await _stream(session, server, step))
                     continue
                 if isinstance(step, Api):
                     out.append(await _api(session, server, step))
