@@ -4,7 +4,8 @@
 ``bench.centrifugo_build``); without a Go toolchain to build it, the tests fail under
 ``CI=true`` and are skipped elsewhere. ``pair`` starts Centrifugo and centripetal from the
 test module's ``CONFIG`` once per module. ``converse`` plays a conversation against both and
-asserts that their normalised transcripts are equal.
+asserts that their normalised transcripts are equal (``conversation`` builds one with more
+to compare, such as a backend's requests).
 """
 
 from __future__ import annotations
@@ -56,20 +57,31 @@ def _render(transcript: list[Any]) -> str:
     return "\n".join(json.dumps(entry, sort_keys=True) for entry in transcript)
 
 
-@pytest.fixture
-def converse(pair: Pair) -> Converse:
-    """Play ``steps`` against Centrifugo, then centripetal; fail on any difference. Returns
-    the normalised transcript (for assertions of the test's own)."""
+def compare(judge: list[Any], ours: list[Any]) -> list[Any]:
+    """Fail unless the two normalised transcripts are equal; the normalised one."""
+    judge, ours = normalise(judge), normalise(ours)
+    if judge != ours:
+        pytest.fail(
+            "centripetal differs from Centrifugo v6.9.1\n"
+            f"--- Centrifugo\n{_render(judge)}\n--- centripetal\n{_render(ours)}",
+            pytrace=False,
+        )
+    return judge
+
+
+def conversation(pair: Pair, after: Callable[[], list[Any]] | None = None) -> Converse:
+    """Play ``steps`` against Centrifugo, then centripetal; fail on any difference. ``after``
+    adds what else each play caused (a backend's requests) to its transcript."""
 
     async def run(steps: Sequence[Step]) -> list[Any]:
-        judge = normalise(await play(pair.centrifugo, steps))
-        ours = normalise(await play(pair.centripetal, steps))
-        if judge != ours:
-            pytest.fail(
-                "centripetal differs from Centrifugo v6.9.1\n"
-                f"--- Centrifugo\n{_render(judge)}\n--- centripetal\n{_render(ours)}",
-                pytrace=False,
-            )
-        return judge
+        judge = await play(pair.centrifugo, steps) + (after() if after else [])
+        ours = await play(pair.centripetal, steps) + (after() if after else [])
+        return compare(judge, ours)
 
     return run
+
+
+@pytest.fixture
+def converse(pair: Pair) -> Converse:
+    """``conversation`` against this module's pair of servers."""
+    return conversation(pair)
