@@ -12,27 +12,13 @@ import time
 from typing import Any
 
 import jwt
+from differential.common import OPEN, SECRET, config, token
 from differential.conftest import Converse
-from differential.harness import API_KEY, Api, Send
+from differential.harness import Api, Send
 
-SECRET = "differential-secret-key-of-32-bytes!"
-
-CONFIG: dict[str, Any] = {
-    "client": {"token": {"hmac_secret_key": SECRET}},
-    "http_api": {"key": API_KEY},
-    "channel": {
-        "without_namespace": {
-            "allow_subscribe_for_client": True,
-            "allow_publish_for_client": True,
-            "allow_history_for_client": True,
-            "allow_presence_for_client": True,
-            "history_size": 10,
-            "history_ttl": "300s",
-            "presence": True,
-            "join_leave": True,
-            "force_push_join_leave": True,
-            "force_recovery": True,
-        },
+CONFIG = config(
+    {
+        "without_namespace": OPEN,
         "namespaces": [
             {"name": "closed"},
             {"name": "dm", "allow_user_limited_channels": True},
@@ -42,13 +28,8 @@ CONFIG: dict[str, Any] = {
                 "allow_publish_for_subscriber": True,
             },
         ],
-    },
-    "log": {"level": "error"},
-}
-
-
-def token(sub: str = "u1", **claims: Any) -> str:
-    return jwt.encode({"sub": sub, **claims}, SECRET, algorithm="HS256")
+    }
+)
 
 
 def connect(id_: int = 1, **fields: Any) -> dict[str, Any]:

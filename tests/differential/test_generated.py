@@ -12,33 +12,17 @@ import asyncio
 import itertools
 from typing import Any
 
-import jwt
-from differential.harness import API_KEY, Send, normalise, play
+from differential.common import OPEN, config, token
+from differential.harness import Send, normalise, play
 from differential.servers import Pair
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-SECRET = "differential-secret-key-of-32-bytes!"
+CONFIG = config(
+    {"without_namespace": {**OPEN, "history_size": 5}, "namespaces": [{"name": "closed"}]}
+)
 
-CONFIG: dict[str, Any] = {
-    "client": {"token": {"hmac_secret_key": SECRET}},
-    "http_api": {"key": API_KEY},
-    "channel": {
-        "without_namespace": {
-            "allow_subscribe_for_client": True,
-            "allow_publish_for_client": True,
-            "allow_history_for_client": True,
-            "allow_presence_for_client": True,
-            "history_size": 5,
-            "history_ttl": "300s",
-            "presence": True,
-        },
-        "namespaces": [{"name": "closed"}],
-    },
-    "log": {"level": "error"},
-}
-
-TOKEN = jwt.encode({"sub": "u1"}, SECRET, algorithm="HS256")
+TOKEN = token()
 CHANNELS = ("a", "b", "closed:c", "")
 
 _channel = st.sampled_from(CHANNELS)

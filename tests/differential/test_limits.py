@@ -3,28 +3,18 @@ length, message size (CH-04, P-12, SV-09)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import jwt
+from differential.common import config, connect
 from differential.conftest import Converse
-from differential.harness import API_KEY, Send
+from differential.harness import Send
 
-SECRET = "differential-secret-key-of-32-bytes!"
-
-CONFIG: dict[str, Any] = {
-    "client": {"token": {"hmac_secret_key": SECRET}, "channel_limit": 2},
-    "http_api": {"key": API_KEY},
-    "channel": {
+CONFIG = config(
+    {
         "max_length": 20,
         "without_namespace": {"allow_subscribe_for_client": True, "allow_publish_for_client": True},
     },
-    "websocket": {"message_size_limit": 1024},
-    "log": {"level": "error"},
-}
-
-
-def connect() -> dict[str, Any]:
-    return {"id": 1, "connect": {"token": jwt.encode({"sub": "u"}, SECRET, algorithm="HS256")}}
+    {"channel_limit": 2},
+    websocket={"message_size_limit": 1024},
+)
 
 
 async def test_subscriptions_over_the_channel_limit(converse: Converse) -> None:

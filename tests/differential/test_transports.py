@@ -4,27 +4,17 @@ content type and the messages streamed after a connect."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import jwt
+from differential.common import config, connect
 from differential.conftest import Converse
-from differential.harness import API_KEY, Stream
+from differential.harness import Stream
 
-SECRET = "differential-secret-key-of-32-bytes!"
-
-CONFIG: dict[str, Any] = {
-    "client": {"token": {"hmac_secret_key": SECRET}, "allowed_origins": ["*"]},
-    "http_api": {"key": API_KEY},
-    "http_stream": {"enabled": True},
-    "sse": {"enabled": True},
-    "channel": {"without_namespace": {"allow_subscribe_for_client": True}},
-    "log": {"level": "error"},
-}
-
-
-def connect(**claims: Any) -> dict[str, Any]:
-    token = jwt.encode({"sub": "u1", **claims}, SECRET, algorithm="HS256")
-    return {"id": 1, "connect": {"token": token}}
+CONFIG = config(
+    {"without_namespace": {"allow_subscribe_for_client": True}},
+    {"allowed_origins": ["*"]},
+    http_stream={"enabled": True},
+    sse={"enabled": True},
+)
 
 
 async def test_http_stream_connect(converse: Converse) -> None:
