@@ -257,17 +257,16 @@ class RedisBroker:
         for seq, deliver in list(self._echo.items()):
             if deliver is None:
                 self._echo[seq] = _LATE  # the publish delivers it once Redis answers
-            else:
+            elif not isinstance(deliver, _Late):
                 del self._echo[seq]
-                if deliver is not _LATE:
-                    self._deliver_locally(deliver)
+                self._deliver_locally(deliver)
 
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
-    def _deliver_locally(self, deliver: Callable[[], None] | _Late) -> None:
-        if self._handler is not None and not isinstance(deliver, _Late):
+    def _deliver_locally(self, deliver: Callable[[], None]) -> None:
+        if self._handler is not None:
             deliver()
 
     def _accepted(self, seq: int, awaited: bool, deliver: Callable[[], None]) -> None:
@@ -307,7 +306,7 @@ class RedisBroker:
             deliver = echo[seq]
             if deliver is None:
                 echo[seq] = _LATE  # Redis has not answered: the publish delivers it
-            else:
+            elif not isinstance(deliver, _Late):
                 del echo[seq]
                 self._deliver_locally(deliver)
         self._echo_sweep = None
