@@ -266,8 +266,11 @@ async def test_http_stream_json_wire(server: ServerProcess) -> None:
         assert sub["id"] == 2 and sub["subscribe"]["recoverable"] is True
         assert sub["subscribe"]["epoch"] == await _epoch(http, server)
         await api(server, "publish", channel="wire_ch", data={"n": 1})
-        assert await read_line(resp) == {
-            "push": {"channel": "wire_ch", "pub": {"data": {"n": 1}, "offset": 1}}
+        assert await read_line(resp) == {  # the first publication names the epoch (P-42)
+            "push": {
+                "channel": "wire_ch",
+                "pub": {"data": {"n": 1}, "offset": 1, "epoch": sub["subscribe"]["epoch"]},
+            }
         }
         await api(server, "disconnect", user="wire", disconnect={"code": 4000, "reason": "bye"})
         assert await read_line(resp) == {"push": {"disconnect": {"code": 4000, "reason": "bye"}}}

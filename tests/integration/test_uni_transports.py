@@ -103,12 +103,14 @@ async def expect_stream(
     connect = json.loads(first[len(pre) : -len(sep)])
     assert connect["connect"]["subs"] == {channel: {}}
     assert first == frame % connect_push(connect, {channel: {}})
-    await api(server, "publish", channel=channel, data={"n": 1})
+    published = await api(server, "publish", channel=channel, data={"n": 1})
     pub = await asyncio.wait_for(resp.content.readuntil(sep), scaled(5))
     while pub == frame % b"{}":  # a ping may come first on a slow machine
         pub = await asyncio.wait_for(resp.content.readuntil(sep), scaled(5))
-    ch = channel.encode()
-    assert pub == frame % (b'{"channel":"' + ch + b'","pub":{"data":{"n":1},"offset":1}}')
+    ch, epoch = channel.encode(), published["result"]["epoch"].encode()
+    # the first publication of a stream names its epoch (P-42)
+    expected = b'{"channel":"' + ch + b'","pub":{"data":{"n":1},"offset":1,"epoch":"'
+    assert pub == frame % (expected + epoch + b'"}}')
     for _ in range(2):  # P-56: no pong is sent, yet the stream stays open past pong_timeout
         ping = await asyncio.wait_for(resp.content.readuntil(sep), scaled(5))
         assert ping == frame % b"{}"
@@ -245,11 +247,18 @@ async def test_uni_websocket_first_message_and_cf_connect(server: ServerProcess)
                 assert first.type is aiohttp.WSMsgType.TEXT
                 connect = json.loads(first.data)
                 assert first.data.encode() == connect_push(connect, {ch: {}})
-                await api(server, "publish", channel=ch, data={"n": 1})
+                published = await api(server, "publish", channel=ch, data={"n": 1})
+                epoch = published["result"]["epoch"]
                 pub = await receive(ws)
                 while pub.data == "{}":  # a ping may come first on a slow machine
                     pub = await receive(ws)
-                assert pub.data == '{"channel":"' + ch + '","pub":{"data":{"n":1},"offset":1}}'
+                assert pub.data == (
+                    '{"channel":"'
+                    + ch
+                    + '","pub":{"data":{"n":1},"offset":1,"epoch":"'
+                    + epoch
+                    + '"}}'
+                )
                 await ws.send_str("ignored")  # later client messages are ignored
                 before = native_pings
                 ping = await receive(ws)
@@ -346,12 +355,13 @@ async def test_uni_websocket_joined_pushes_no_disconnect_push_no_closing_handsha
         first = await ws.receive(timeout=scaled(5))
         assert json.loads(first.data)["connect"]["subs"] == {ch: {}}
         commands = [{"publish": {"channel": ch, "data": {"n": n}}} for n in (1, 2)]
-        await api(srv, "batch", commands=commands)
+        replies = (await api(srv, "batch", commands=commands))["replies"]
+        epoch = replies[0]["publish"]["epoch"]
         joined = await ws.receive(timeout=scaled(5))
         while joined.data == "{}":
             joined = await ws.receive(timeout=scaled(5))
         assert joined.data.split("\n") == [
-            '{"channel":"joined_ch","pub":{"data":{"n":1},"offset":1}}',
+            '{"channel":"joined_ch","pub":{"data":{"n":1},"offset":1,"epoch":"' + epoch + '"}}',
             '{"channel":"joined_ch","pub":{"data":{"n":2},"offset":2}}',
         ]
         await api(srv, "disconnect", user="joined")
