@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import jwt
-from differential.common import OPEN, SECRET, config, token
+from differential.common import OPEN, config, token
 from differential.conftest import Converse
 from differential.harness import Api, Send
 
@@ -48,7 +48,7 @@ async def test_connect_without_a_token_is_refused(converse: Converse) -> None:
 
 
 async def test_connect_with_an_expired_token(converse: Converse) -> None:
-    expired = jwt.encode({"sub": "u1", "exp": int(time.time()) - 60}, SECRET, algorithm="HS256")
+    expired = token(exp=int(time.time()) - 60)
     await converse([Send([{"id": 1, "connect": {"token": expired}}])])
 
 
@@ -62,7 +62,7 @@ async def test_connect_with_a_token_that_is_not_a_jwt(converse: Converse) -> Non
 
 
 async def test_connect_with_a_token_expiring_later(converse: Converse) -> None:
-    soon = jwt.encode({"sub": "u1", "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
+    soon = token(exp=int(time.time()) + 600)
     await converse([Send([{"id": 1, "connect": {"token": soon}}])])
 
 
@@ -252,7 +252,7 @@ async def test_api_unsubscribe_and_disconnect(converse: Converse) -> None:
 
 
 def sub_token(channel: str, sub: str = "u1", **claims: Any) -> str:
-    return jwt.encode({"sub": sub, "channel": channel, **claims}, SECRET, algorithm="HS256")
+    return token(sub, channel=channel, **claims)
 
 
 async def test_user_limited_channels(converse: Converse) -> None:
